@@ -1,0 +1,107 @@
+"""SCIM errors (RFC 7644 §3.12): one exception class per scimType."""
+
+from .constants import ERROR
+
+
+class ScimError(Exception):
+    """An error answered as SCIM error JSON."""
+
+    status = 400
+    scim_type = None
+    default_detail = "Bad request"
+
+    def __init__(self, detail=None, *, status=None, scim_type=None):
+        super().__init__(detail or self.default_detail)
+        self.detail = detail or self.default_detail
+        if status is not None:
+            self.status = status
+        if scim_type is not None:
+            self.scim_type = scim_type
+
+    def to_dict(self):
+        """Render the RFC 7644 §3.12 error body; `status` is a string."""
+        body = {"schemas": [ERROR], "status": str(self.status), "detail": self.detail}
+        if self.scim_type:
+            body["scimType"] = self.scim_type
+        return body
+
+
+class InvalidFilterError(ScimError):
+    scim_type = "invalidFilter"
+    default_detail = "The filter syntax is invalid"
+
+
+class TooManyError(ScimError):
+    scim_type = "tooMany"
+    default_detail = "Too many results"
+
+
+class UniquenessError(ScimError):
+    status = 409
+    scim_type = "uniqueness"
+    default_detail = "A resource with that value already exists"
+
+
+class MutabilityError(ScimError):
+    scim_type = "mutability"
+    default_detail = "The attribute is not modifiable"
+
+
+class InvalidSyntaxError(ScimError):
+    scim_type = "invalidSyntax"
+    default_detail = "The request body is not valid SCIM"
+
+
+class InvalidPathError(ScimError):
+    scim_type = "invalidPath"
+    default_detail = "The path attribute is invalid"
+
+
+class NoTargetError(ScimError):
+    scim_type = "noTarget"
+    default_detail = "The path did not yield an attribute that could be operated on"
+
+
+class InvalidValueError(ScimError):
+    scim_type = "invalidValue"
+    default_detail = "A required value was missing or a value was not compatible"
+
+
+class InvalidVersionError(ScimError):
+    scim_type = "invalidVers"
+    default_detail = "The specified SCIM protocol version is not supported"
+
+
+class SensitiveError(ScimError):
+    scim_type = "sensitive"
+    default_detail = "The request cannot be completed because of sensitive information in the URI"
+
+
+class NotFoundError(ScimError):
+    status = 404
+    default_detail = "Resource not found"
+
+
+class UnauthorizedError(ScimError):
+    status = 401
+    default_detail = "Authorization failure: a valid bearer token is required"
+
+
+class ForbiddenError(ScimError):
+    status = 403
+    default_detail = "The token may not perform this operation"
+
+
+class PreconditionFailedError(ScimError):
+    status = 412
+    default_detail = "The resource changed: the version does not match If-Match"
+
+
+class PayloadTooLargeError(ScimError):
+    status = 413
+    default_detail = "The request payload is too large"
+
+
+class MethodNotAllowedError(ScimError):
+    status = 405
+    default_detail = "The method is not allowed for this endpoint"
