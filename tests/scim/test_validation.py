@@ -76,7 +76,8 @@ def test_entra_create_body_with_nulls_meta_and_empty_roles():
 
 
 def test_entra_group_with_unknown_schema_uri_is_accepted():
-    body = {"schemas": [GROUP_SCHEMA, "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],
+    adscim = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"
+    body = {"schemas": [GROUP_SCHEMA, adscim],
             "externalId": "8aa1a0c0", "displayName": "Group1DisplayName", "meta": {"resourceType": "Group"}}
     doc, _ = normalize_resource("Group", body)
     assert doc == {"externalId": "8aa1a0c0", "displayName": "Group1DisplayName"}
@@ -177,7 +178,8 @@ def test_datetime_values_are_checked(monkeypatch):
 
 def test_integer_and_decimal_values_are_checked(monkeypatch):
     attr = schema.resolve("User", None, "nickName")
-    monkeypatch.setitem(schema._BY_SCHEMA[USER_SCHEMA], "nickname", dataclasses.replace(attr, type=schema.INTEGER))
+    monkeypatch.setitem(schema._BY_SCHEMA[USER_SCHEMA], "nickname",
+                        dataclasses.replace(attr, type=schema.INTEGER))
     monkeypatch.setitem(schema._BY_SCHEMA[USER_SCHEMA], "title", dataclasses.replace(attr, name="title",
                                                                                     type=schema.DECIMAL))
     doc, _ = normalize_resource("User", user(nickName=3, title=2.5))
@@ -220,7 +222,8 @@ def test_manager_bare_string_is_stored_as_object():
 
 
 def test_manager_list_shape_is_stored_as_object():
-    doc, applied = normalize_resource("User", user(**{EXT: {"manager": [{"$ref": "../Users/m1", "value": "m1"}]}}))
+    manager = [{"$ref": "../Users/m1", "value": "m1"}]
+    doc, applied = normalize_resource("User", user(**{EXT: {"manager": manager}}))
     assert doc[EXT]["manager"] == {"value": "m1"}
     assert applied == [quirks.ENTRA_MANAGER_BARE_STRING]
 
