@@ -1,0 +1,12 @@
+"""Roster's data model: peewee models, migrations and the service layer every mutation goes through."""
+
+from .access import Invitation, OneTimeCode, Token
+from .db import BaseModel, db, init_db, upgrade, utcnow
+from .directory import Group, GroupGrant, GroupMember, Member, MemberRole, Person, Role
+from .workspace import Workspace
+
+MODELS = [Workspace, Person, Role, Member, MemberRole, Group, GroupMember, GroupGrant, Token, Invitation,
+          OneTimeCode]
+
+__all__ = ["db", "init_db", "upgrade", "utcnow", "BaseModel", "MODELS", "Workspace", "Person", "Role", "Member",
+           "MemberRole", "Group", "GroupMember", "GroupGrant", "Token", "Invitation", "OneTimeCode"]

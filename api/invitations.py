@@ -1,0 +1,70 @@
+"""Invitations: create (mailed, throttled), list, read, revoke, resend, and public acceptance."""
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from models.services import mutation
+from models.services import invitations as svc
+
+from .auth import current_actor, public_actor, workspace_access
+from .schemas import AcceptSchema, InvitationCreateSchema, InvitationSchema, MemberSchema
+
+blp = Blueprint("invitations", __name__, url_prefix="/api/v1", description="Invitations")
+
+
+@blp.route("/workspaces/<ws>/invitations")
+class Invitations(MethodView):
+    @blp.response(200, InvitationSchema(many=True))
+    def get(self, ws):
+        """List invitations, newest first."""
+        workspace, _ = workspace_access(ws, "members:read")
+        return svc.list_invitations(workspace)
+
+    @blp.arguments(InvitationCreateSchema)
+    @blp.response(201, InvitationSchema)
+    def post(self, data, ws):
+        """Invite someone by email with roles per environment (left-out environments get NoAccess)."""
+        workspace, access = workspace_access(ws, "members:invite")
+        actor = current_actor()
+        with mutation(workspace, actor, "invitation.create") as change:
+            return svc.create_invitation(change, workspace, data["email"], data["env_roles"], data["name"],
+                                         inviter=actor.person, access=access)
+
+
+@blp.route("/workspaces/<ws>/invitations/<invitation_id>")
+class InvitationItem(MethodView):
+    @blp.response(200, InvitationSchema)
+    def get(self, ws, invitation_id):
+        """Read an invitation."""
+        workspace, _ = workspace_access(ws, "members:read")
+        return svc.get_invitation(workspace, invitation_id)
+
+    @blp.response(204)
+    def delete(self, ws, invitation_id):
+        """Revoke a pending invitation."""
+        workspace, _ = workspace_access(ws, "members:invite")
+        inv = svc.get_invitation(workspace, invitation_id)
+        with mutation(workspace, current_actor(), "invitation.revoke") as change:
+            svc.revoke_invitation(change, workspace, inv)
+
+
+@blp.route("/workspaces/<ws>/invitations/<invitation_id>/resend", methods=["POST"])
+@blp.response(200, InvitationSchema)
+def resend(ws, invitation_id):
+    """Mail a pending invitation again with a fresh link."""
+    workspace, _ = workspace_access(ws, "members:invite")
+    inv = svc.get_invitation(workspace, invitation_id)
+    actor = current_actor()
+    with mutation(workspace, actor, "invitation.resend") as change:
+        return svc.resend_invitation(change, workspace, inv, inviter=actor.person)
+
+
+@blp.route("/invitations/accept", methods=["POST"])
+@blp.arguments(AcceptSchema)
+@blp.response(201, MemberSchema)
+@blp.doc(security=[])
+def accept(data):
+    """Accept an invitation with the token from its mail (public; single use; expiring)."""
+    inv = svc.find_acceptable(data["token"])
+    with mutation(None, public_actor(), "invitation.accept") as change:
+        return svc.accept_invitation(change, inv)

@@ -1,0 +1,85 @@
+"""Roles: system and custom roles, their privileges, and the privilege catalogue."""
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from models.privileges import catalogue_listing
+from models.services import mutation
+from models.services import roles as svc
+
+from .auth import current_actor, workspace_access
+from .schemas import CatalogueEntrySchema, PrivilegeChangeSchema, RoleSchema, RoleUpdateSchema
+
+blp = Blueprint("roles", __name__, url_prefix="/api/v1", description="Roles and privileges")
+
+
+@blp.route("/privileges")
+@blp.response(200, CatalogueEntrySchema(many=True))
+def privileges():
+    """List the privilege catalogue."""
+    current_actor()
+    return catalogue_listing()
+
+
+@blp.route("/workspaces/<ws>/roles")
+class Roles(MethodView):
+    @blp.response(200, RoleSchema(many=True))
+    def get(self, ws):
+        """List roles, system roles first."""
+        workspace, _ = workspace_access(ws, "roles:read")
+        return svc.list_roles(workspace)
+
+    @blp.arguments(RoleSchema)
+    @blp.response(201, RoleSchema)
+    def post(self, data, ws):
+        """Create a custom role from catalogue privileges."""
+        workspace, _ = workspace_access(ws, "roles:manage")
+        with mutation(workspace, current_actor(), "role.create") as change:
+            return svc.create_role(change, workspace, data["name"], data["privileges"], data["description"])
+
+
+@blp.route("/workspaces/<ws>/roles/<role_id>")
+class RoleItem(MethodView):
+    @blp.response(200, RoleSchema)
+    def get(self, ws, role_id):
+        """Read a role."""
+        workspace, _ = workspace_access(ws, "roles:read")
+        return svc.get_role(workspace, role_id)
+
+    @blp.arguments(RoleUpdateSchema)
+    @blp.response(200, RoleSchema)
+    def patch(self, data, ws, role_id):
+        """Rename a custom role or replace its privileges."""
+        workspace, _ = workspace_access(ws, "roles:manage")
+        role = svc.get_role(workspace, role_id)
+        with mutation(workspace, current_actor(), "role.update") as change:
+            return svc.update_role(change, workspace, role, data)
+
+    @blp.response(204)
+    def delete(self, ws, role_id):
+        """Delete a custom role that is not in use."""
+        workspace, _ = workspace_access(ws, "roles:manage")
+        role = svc.get_role(workspace, role_id)
+        with mutation(workspace, current_actor(), "role.delete") as change:
+            svc.delete_role(change, workspace, role)
+
+
+@blp.route("/workspaces/<ws>/roles/<role_id>/privileges")
+class RolePrivileges(MethodView):
+    @blp.arguments(PrivilegeChangeSchema)
+    @blp.response(200, RoleSchema)
+    def post(self, data, ws, role_id):
+        """Add privileges to a custom role."""
+        workspace, _ = workspace_access(ws, "roles:manage")
+        role = svc.get_role(workspace, role_id)
+        with mutation(workspace, current_actor(), "role.privileges") as change:
+            return svc.change_privileges(change, workspace, role, add=data["privileges"])
+
+    @blp.arguments(PrivilegeChangeSchema)
+    @blp.response(200, RoleSchema)
+    def delete(self, data, ws, role_id):
+        """Remove privileges from a custom role."""
+        workspace, _ = workspace_access(ws, "roles:manage")
+        role = svc.get_role(workspace, role_id)
+        with mutation(workspace, current_actor(), "role.privileges") as change:
+            return svc.change_privileges(change, workspace, role, remove=data["privileges"])

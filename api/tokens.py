@@ -1,0 +1,42 @@
+"""Service tokens of a workspace: create (the secret is shown once), list, revoke."""
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from models.services import mutation
+from models.services import tokens as svc
+
+from .auth import current_actor, workspace_access
+from .schemas import TokenCreatedSchema, TokenCreateSchema, TokenSchema
+
+blp = Blueprint("tokens", __name__, url_prefix="/api/v1/workspaces", description="Service tokens")
+
+
+@blp.route("/<ws>/tokens")
+class Tokens(MethodView):
+    @blp.response(200, TokenSchema(many=True))
+    def get(self, ws):
+        """List the workspace's service tokens (never their secrets)."""
+        workspace, _ = workspace_access(ws, "tokens:read")
+        return svc.list_workspace_tokens(workspace)
+
+    @blp.arguments(TokenCreateSchema)
+    @blp.response(201, TokenCreatedSchema)
+    def post(self, data, ws):
+        """Create a service token; the response carries the secret, shown this once."""
+        workspace, _ = workspace_access(ws, "tokens:manage")
+        actor = current_actor()
+        with mutation(workspace, actor, "token.create") as change:
+            token, raw = svc.create_service_token(change, workspace, data["scopes"], data["label"],
+                                                  data["expires_in_days"], created_by=actor.person_id)
+        token.token = raw
+        return token
+
+
+@blp.route("/<ws>/tokens/<token_id>", methods=["DELETE"])
+@blp.response(204)
+def revoke_token(ws, token_id):
+    """Revoke a service token."""
+    workspace, _ = workspace_access(ws, "tokens:manage")
+    with mutation(workspace, current_actor(), "token.revoke") as change:
+        svc.revoke_token(change, workspace, token_id)

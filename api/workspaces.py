@@ -1,0 +1,137 @@
+"""Workspaces: create (one or in bulk), read, update, settings, stats, clone and the two-step delete."""
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from models.services import mutation
+from models.services import workspaces as svc
+from models.workspace import Workspace
+
+from .auth import current_actor, require_person, workspace_access
+from .schemas import (BulkResultSchema, BulkWorkspaceSchema, CloneSchema, DeleteWorkspaceSchema,
+                      DeletionPreviewSchema, MessageSchema, SettingsSchema, StatsSchema, WorkspaceListSchema,
+                      WorkspaceSchema, WorkspaceUpdateSchema)
+
+blp = Blueprint("workspaces", __name__, url_prefix="/api/v1/workspaces", description="Workspaces (tenants)")
+
+
+@blp.route("")
+class Workspaces(MethodView):
+    @blp.response(200, WorkspaceListSchema)
+    def get(self):
+        """List my workspaces (personal token) or the token's workspace (service token)."""
+        actor = current_actor()
+        if actor.person is not None:
+            items = svc.workspaces_of(actor.person)
+        else:
+            items = list(Workspace.select().where(Workspace.id == actor.workspace_id))
+        return {"items": items, "total": len(items)}
+
+    @blp.arguments(WorkspaceSchema)
+    @blp.response(201, WorkspaceSchema)
+    def post(self, data):
+        """Create a workspace; the acting person becomes its owner."""
+        person = require_person()
+        with mutation(None, current_actor(), "workspace.create") as change:
+            return svc.create_workspace(change, data["name"], person, slug=data.get("slug"),
+                                        logo_url=data.get("logo_url"), environments=data.get("environments"),
+                                        settings=data.get("settings"))
+
+
+@blp.route("/provision")
+class Provision(MethodView):
+    @blp.arguments(BulkWorkspaceSchema)
+    @blp.response(201, BulkResultSchema)
+    def post(self, data):
+        """Create several workspaces at once, all or none; the acting person owns them."""
+        person = require_person()
+        with mutation(None, current_actor(), "workspace.provision") as change:
+            created = [svc.create_workspace(change, item["name"], person, slug=item.get("slug"),
+                                            logo_url=item.get("logo_url"), environments=item.get("environments"),
+                                            settings=item.get("settings"))
+                       for item in data["workspaces"]]
+        return {"created": created}
+
+
+@blp.route("/<ws>")
+class WorkspaceItem(MethodView):
+    @blp.response(200, WorkspaceSchema)
+    def get(self, ws):
+        """Read a workspace."""
+        workspace, _ = workspace_access(ws, "workspace:read")
+        return workspace
+
+    @blp.arguments(WorkspaceUpdateSchema)
+    @blp.response(200, WorkspaceSchema)
+    def patch(self, data, ws):
+        """Change a workspace's name, slug, logo or environments."""
+        workspace, access = workspace_access(ws, "workspace:update")
+        if "environments" in data:
+            access.require("roles:manage")
+        with mutation(workspace, current_actor(), "workspace.update") as change:
+            return svc.update_workspace(change, workspace, data)
+
+    @blp.arguments(DeleteWorkspaceSchema)
+    @blp.response(204)
+    def delete(self, data, ws):
+        """Delete a workspace with the one-time code mailed by POST deletion-code."""
+        workspace, _ = workspace_access(ws, "workspace:delete")
+        person = require_person()
+        svc.check_deletion_code(workspace, person, data["code"])
+        with mutation(workspace, current_actor(), "workspace.delete") as change:
+            svc.delete_workspace(change, workspace)
+
+
+@blp.route("/<ws>/deletion-preview")
+@blp.response(200, DeletionPreviewSchema)
+def deletion_preview(ws):
+    """Show what deleting the workspace would remove."""
+    workspace, _ = workspace_access(ws, "workspace:delete")
+    return svc.deletion_preview(workspace)
+
+
+@blp.route("/<ws>/deletion-code", methods=["POST"])
+@blp.response(202, MessageSchema)
+def deletion_code(ws):
+    """Mail a one-time deletion code to the acting admin."""
+    workspace, _ = workspace_access(ws, "workspace:delete")
+    person = require_person()
+    with mutation(workspace, current_actor(), "workspace.deletion_code") as change:
+        svc.request_deletion_code(change, workspace, person)
+    return {"message": f"A code was mailed to {person.email}"}
+
+
+@blp.route("/<ws>/clone", methods=["POST"])
+@blp.arguments(CloneSchema)
+@blp.response(201, WorkspaceSchema)
+def clone(data, ws):
+    """Copy a workspace's settings, roles, groups and grants (not its members) into a new one."""
+    workspace, _ = workspace_access(ws, "workspace:read")
+    person = require_person()
+    with mutation(None, current_actor(), "workspace.clone") as change:
+        return svc.clone_workspace(change, workspace, person, data["name"], slug=data.get("slug"))
+
+
+@blp.route("/<ws>/settings")
+class Settings(MethodView):
+    @blp.response(200, SettingsSchema)
+    def get(self, ws):
+        """Read the workspace settings."""
+        workspace, _ = workspace_access(ws, "workspace:read")
+        return {"settings": svc.validate_settings({}, base=workspace.settings)}
+
+    @blp.arguments(SettingsSchema)
+    @blp.response(200, SettingsSchema)
+    def put(self, data, ws):
+        """Replace the workspace settings (validated against the catalogue)."""
+        workspace, _ = workspace_access(ws, "workspace:update")
+        with mutation(workspace, current_actor(), "workspace.settings") as change:
+            return {"settings": svc.replace_settings(change, workspace, data["settings"])}
+
+
+@blp.route("/<ws>/stats")
+@blp.response(200, StatsSchema)
+def stats(ws):
+    """Count members, groups, roles, tokens and invitations."""
+    workspace, _ = workspace_access(ws, "workspace:read")
+    return svc.stats(workspace)

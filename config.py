@@ -1,0 +1,46 @@
+"""Configuration: defaults overridden by environment variables, read once at app creation."""
+
+import os
+import secrets
+
+ENV_KEYS = {
+    # name: (default, description) - the README lists these.
+    "DATABASE_URL": (None, "sqlite:///<instance>/roster.db by default, or postgresql://user@host:5432/db"),
+    "SECRET_KEY": (None, "Signs SSO state; required unless testing (make run generates one)"),
+    "PUBLIC_URL": ("http://127.0.0.1:8000", "Base URL used in mailed links, SCIM Location and SSO URLs"),
+    "SMTP_HOST": ("", "SMTP server; when empty, mail is written to the log instead"),
+    "SMTP_PORT": ("25", "SMTP port"),
+    "SMTP_USERNAME": ("", "SMTP login (optional)"),
+    "SMTP_PASSWORD": ("", "SMTP password (optional)"),
+    "SMTP_STARTTLS": ("false", "Use STARTTLS"),
+    "SMTP_SSL": ("false", "Use SMTP over TLS"),
+    "MAIL_FROM": ("Roster <no-reply@roster.local>", "Sender address"),
+    "SCIM_MAX_RESULTS": ("1000", "Largest SCIM page size"),
+}
+
+TRUE = {"1", "true", "yes", "on"}
+
+
+def load(instance_path, overrides=None):
+    """Return the configuration mapping from the environment, then `overrides`."""
+    env = {key: os.environ.get(key, default) for key, (default, _) in ENV_KEYS.items()}
+    config = {
+        "DATABASE_URL": env["DATABASE_URL"] or f"sqlite:///{os.path.join(instance_path, 'roster.db')}",
+        "SECRET_KEY": env["SECRET_KEY"],
+        "PUBLIC_URL": env["PUBLIC_URL"].rstrip("/"),
+        "SMTP_HOST": env["SMTP_HOST"],
+        "SMTP_PORT": int(env["SMTP_PORT"]),
+        "SMTP_USERNAME": env["SMTP_USERNAME"],
+        "SMTP_PASSWORD": env["SMTP_PASSWORD"],
+        "SMTP_STARTTLS": env["SMTP_STARTTLS"].lower() in TRUE,
+        "SMTP_SSL": env["SMTP_SSL"].lower() in TRUE,
+        "MAIL_FROM": env["MAIL_FROM"],
+        "SCIM_MAX_RESULTS": int(env["SCIM_MAX_RESULTS"]),
+        "TESTING": False,
+    }
+    config.update(overrides or {})
+    if not config["SECRET_KEY"]:
+        if not config["TESTING"]:
+            raise RuntimeError("SECRET_KEY is not set: export SECRET_KEY (make run creates one in instance/)")
+        config["SECRET_KEY"] = secrets.token_hex(32)
+    return config

@@ -1,0 +1,96 @@
+"""The database handle, the base model and the schema migrations.
+
+`db` is a proxy bound by `init_db(url)`: SQLite (WAL, foreign keys, IMMEDIATE write transactions so
+concurrent writers queue instead of failing to upgrade a read lock) or PostgreSQL over a real connection.
+Every tenant table carries `workspace_id` and every query filters on it (see PRODUCT.md "Running it").
+"""
+
+import datetime
+import os
+import uuid
+
+from peewee import DatabaseProxy, Model, PostgresqlDatabase, SqliteDatabase
+from playhouse.db_url import connect
+from playhouse.migrations import Runner
+
+db = DatabaseProxy()
+
+MIGRATIONS_DIR = os.path.join(os.path.dirname(__file__), "migrations")
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "synchronous": "normal",
+    "busy_timeout": 10000,
+    "cache_size": -32000,
+}
+
+
+def utcnow():
+    """Return the current UTC time as a naive datetime (how every timestamp is stored)."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def new_id():
+    """Return a new opaque, never-reused resource id."""
+    return str(uuid.uuid4())
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+def make_database(url):
+    """Create (not connect) the peewee database for a DATABASE_URL."""
+    if url.startswith("sqlite"):
+        return connect(url, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE", check_same_thread=False)
+    if url.startswith(("postgres://", "postgresql://")):
+        return connect(url)
+    raise ValueError(f"Unsupported DATABASE_URL scheme: {url.split(':', 1)[0]}")
+
+
+def init_db(url):
+    """Bind the proxy to the database at `url` and return it."""
+    database = make_database(url)
+    db.initialize(database)
+    return database
+
+
+def is_postgres():
+    """Tell whether the bound database is PostgreSQL."""
+    return isinstance(db.obj, PostgresqlDatabase)
+
+
+def is_sqlite():
+    """Tell whether the bound database is SQLite."""
+    return isinstance(db.obj, SqliteDatabase)
+
+
+def migration_runner():
+    """Return the migration runner for the bound database."""
+    return Runner(db.obj, directory=MIGRATIONS_DIR, table_name="schema_migration")
+
+
+def upgrade():
+    """Apply pending migrations; a no-op when the schema is current. Return the names applied."""
+    with db.connection_context():
+        return migration_runner().up()
+
+
+def pending_migrations():
+    """Return the names of migrations not yet applied."""
+    with db.connection_context():
+        return [m.name for m in migration_runner().status() if m.path and not m.applied]
+
+
+def escape_like(text):
+    """Escape LIKE wildcards so `text` matches literally (pair with `ESCAPE '\\'`)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def contains_ci(column, text):
+    """Return `lower(column) LIKE %text%` with the wildcards in `text` escaped."""
+    from peewee import SQL, NodeList, fn
+    return NodeList((fn.LOWER(column), SQL("LIKE"), f"%{escape_like(text.lower())}%", SQL("ESCAPE '\\'")))

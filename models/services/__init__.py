@@ -1,0 +1,131 @@
+"""The service layer: every mutation of Roster's data goes through here, never through views.
+
+A mutation runs inside `mutation(workspace, actor)`: one database transaction, with a `Change` collecting what
+happened (operation, target, before -> after, IdP quirks). Hooks registered with `register_change_hook` run
+inside that same transaction after the work (the provisioning log writes its events there), and failure hooks
+run in a fresh transaction after a rollback, so refused requests can be recorded too.
+"""
+
+import contextlib
+import dataclasses
+
+from ..db import db
+
+_commit_hooks = []
+_failure_hooks = []
+
+
+class ServiceError(Exception):
+    """A refusal with an HTTP status, a message and optional per-field errors."""
+
+    status = 400
+
+    def __init__(self, message, *, errors=None, status=None, headers=None):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors
+        self.headers = headers or {}
+        if status is not None:
+            self.status = status
+
+
+class NotFoundError(ServiceError):
+    status = 404
+
+
+class ConflictError(ServiceError):
+    status = 409
+
+
+class InvalidError(ServiceError):
+    status = 400
+
+
+class PermissionDeniedError(ServiceError):
+    status = 403
+
+
+class TooManyRequestsError(ServiceError):
+    status = 429
+
+    def __init__(self, message, *, retry_after):
+        super().__init__(message, headers={"Retry-After": str(int(retry_after))})
+        self.retry_after = int(retry_after)
+
+
+class UnavailableError(ServiceError):
+    status = 503
+
+
+@dataclasses.dataclass
+class Actor:
+    """Who performs a request: a token (service or personal), the command line, or the public."""
+
+    kind: str  # "service" | "personal" | "cli" | "public"
+    token_id: str | None = None
+    token_label: str | None = None
+    person: object = None
+    workspace_id: str | None = None  # a service token's workspace
+    scopes: frozenset = frozenset()
+    ip: str | None = None
+    user_agent: str | None = None
+    request_id: str | None = None
+    idp: str | None = None
+
+    @property
+    def person_id(self):
+        return self.person.id if self.person is not None else None
+
+
+@dataclasses.dataclass
+class Event:
+    operation: str
+    target_type: str
+    target_id: str | None = None
+    target_name: str | None = None
+    before: dict | None = None
+    after: dict | None = None
+    quirks: list = dataclasses.field(default_factory=list)
+
+
+class Change:
+    """What one mutation did, for the hooks (the provisioning log)."""
+
+    def __init__(self, workspace, actor):
+        self.workspace = workspace
+        self.actor = actor
+        self.events = []
+        self.outcome_status = 200
+
+    def record(self, operation, target_type, target_id=None, target_name=None, before=None, after=None,
+               quirks=()):
+        """Note one thing this mutation changed."""
+        event = Event(operation, target_type, target_id, target_name, before, after, list(quirks))
+        self.events.append(event)
+        return event
+
+
+def register_change_hook(on_commit=None, on_failure=None):
+    """Add hooks: on_commit(change) runs in the mutation's transaction; on_failure(change, error) after rollback."""
+    if on_commit is not None and on_commit not in _commit_hooks:
+        _commit_hooks.append(on_commit)
+    if on_failure is not None and on_failure not in _failure_hooks:
+        _failure_hooks.append(on_failure)
+
+
+@contextlib.contextmanager
+def mutation(workspace, actor, attempted=None):
+    """Run a mutation atomically; `attempted` names the operation for failure records."""
+    change = Change(workspace, actor)
+    try:
+        with db.atomic():
+            yield change
+            for hook in _commit_hooks:
+                hook(change)
+    except Exception as error:
+        if _failure_hooks and workspace is not None:
+            change.attempted = attempted
+            with db.atomic():
+                for hook in _failure_hooks:
+                    hook(change, error)
+        raise

@@ -1,0 +1,91 @@
+"""Who may do what: effective privileges per environment, and the checks every admin endpoint makes.
+
+Rules (PRODUCT.md): a member's privileges in an environment are the union of the direct role's and those of the
+roles its groups grant there. Workspace-level actions need the privilege in at least one enabled environment;
+actions about one environment (granting a prod role, inviting with a prod role) need it in that environment.
+Service tokens: `admin` acts as Admin everywhere in its workspace, `audit:read` reads and exports the log.
+"""
+
+from ..directory import GroupGrant, GroupMember, Member, MemberRole, Role
+from ..privileges import ALL_PRIVILEGES
+from . import NotFoundError, PermissionDeniedError
+
+SCOPE_PRIVILEGES = {
+    "admin": ALL_PRIVILEGES,
+    "audit:read": frozenset({"audit:read", "audit:export"}),
+    "scim": frozenset(),
+}
+
+
+def privilege_sources(member):
+    """Return {environment: [(privilege set, source dict)]} for a member, from direct roles and group grants."""
+    out = {}
+    direct = (MemberRole.select(MemberRole.environment, Role.id, Role.name, Role.privileges)
+              .join(Role).where(MemberRole.member == member.id, MemberRole.workspace == member.workspace_id)
+              .tuples())
+    for env, role_id, role_name, privs in direct:
+        out.setdefault(env, []).append((frozenset(privs), {"type": "direct", "role": role_name,
+                                                            "role_id": role_id}))
+    granted = (GroupGrant.select(GroupGrant.environment, Role.id, Role.name, Role.privileges, GroupGrant.group)
+               .join(Role, on=(GroupGrant.role == Role.id))
+               .switch(GroupGrant)
+               .join(GroupMember, on=(GroupMember.group == GroupGrant.group))
+               .where(GroupMember.member == member.id, GroupGrant.workspace == member.workspace_id)
+               .tuples())
+    for env, role_id, role_name, privs, group_id in granted:
+        out.setdefault(env, []).append((frozenset(privs), {"type": "group", "role": role_name, "role_id": role_id,
+                                                            "group_id": group_id}))
+    return out
+
+
+def effective_privileges(member, environments):
+    """Return {environment: frozenset(privileges)} for every environment in `environments`."""
+    if member is None or member.status == "suspended":
+        return {env: frozenset() for env in environments}
+    sources = privilege_sources(member)
+    return {env: frozenset().union(*(p for p, _ in sources.get(env, []))) for env in environments}
+
+
+class Access:
+    """An actor's rights in one workspace."""
+
+    def __init__(self, actor, workspace, member=None):
+        self.actor = actor
+        self.workspace = workspace
+        self.member = member
+        envs = list(workspace.environments)
+        if actor.kind == "service":
+            privs = frozenset().union(*(SCOPE_PRIVILEGES.get(s, frozenset()) for s in actor.scopes))
+            self.by_env = {env: privs for env in envs}
+        elif actor.kind == "cli":
+            self.by_env = {env: ALL_PRIVILEGES for env in envs}
+        else:
+            self.by_env = effective_privileges(member, envs)
+
+    def has(self, privilege, environment=None):
+        """Tell whether the actor holds `privilege` (in `environment`, or in any environment)."""
+        if environment is not None:
+            return privilege in self.by_env.get(environment, frozenset())
+        return any(privilege in privs for privs in self.by_env.values())
+
+    def require(self, privilege, environment=None):
+        """Raise PermissionDeniedError unless the actor holds `privilege`."""
+        if not self.has(privilege, environment):
+            where = f" in environment {environment}" if environment else ""
+            raise PermissionDeniedError(f"Missing privilege {privilege}{where}")
+
+
+def access_for(actor, workspace):
+    """Return the actor's Access to `workspace`, or raise NotFoundError when it may not see it at all."""
+    if actor.kind == "service":
+        if actor.workspace_id != workspace.id:
+            raise NotFoundError("Workspace not found")
+        return Access(actor, workspace)
+    if actor.kind == "cli":
+        return Access(actor, workspace)
+    if actor.kind == "personal" and actor.person is not None:
+        member = Member.get_or_none(Member.workspace == workspace.id, Member.person == actor.person.id)
+        if member is None:
+            raise NotFoundError("Workspace not found")
+        return Access(actor, workspace, member)
+    raise NotFoundError("Workspace not found")

@@ -1,0 +1,147 @@
+"""Invitations: mailed one-time links; accepting one creates the membership with the invited roles."""
+
+import datetime
+import re
+import secrets
+
+from flask import current_app
+
+from ..access import Invitation
+from ..db import utcnow
+from ..directory import Member
+from ..mail import send_mail
+from ..privileges import NO_ACCESS
+from ..workspace import Workspace
+from . import ConflictError, InvalidError, NotFoundError, TooManyRequestsError
+from .members import add_member
+from .roles import resolve_env_roles, role_by_name
+from .tokens import hash_secret
+from .workspaces import get_or_create_person
+
+THROTTLE = datetime.timedelta(minutes=20)
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$")
+
+
+def check_email(email):
+    """Return the lower-cased email, or raise InvalidError."""
+    if not isinstance(email, str) or len(email) > 320 or not EMAIL_RE.match(email.strip()):
+        raise InvalidError("Invalid email", errors={"email": ["Not a valid email address"]})
+    return email.strip().lower()
+
+
+def get_invitation(workspace, invitation_id):
+    """Return an invitation of the workspace or raise NotFoundError."""
+    inv = (Invitation.get_or_none(Invitation.id == invitation_id, Invitation.workspace == workspace.id)
+           if isinstance(invitation_id, str) and len(invitation_id) <= 64 else None)
+    if inv is None:
+        raise NotFoundError("Invitation not found")
+    return inv
+
+
+def list_invitations(workspace, status=None):
+    """Return the workspace's invitations, newest first."""
+    query = Invitation.select().where(Invitation.workspace == workspace.id)
+    if status:
+        query = query.where(Invitation.status == status)
+    return list(query.order_by(Invitation.created_at.desc()))
+
+
+def _throttle(workspace, email, exclude_id=None):
+    """One invitation mail per email and workspace per 20 minutes (429 with Retry-After)."""
+    query = Invitation.select().where(Invitation.workspace == workspace.id, Invitation.email == email,
+                                      Invitation.last_sent_at > utcnow() - THROTTLE)
+    last = query.order_by(Invitation.last_sent_at.desc()).first()
+    if last is not None:
+        wait = (last.last_sent_at + THROTTLE - utcnow()).total_seconds()
+        raise TooManyRequestsError(f"{email} was invited less than 20 minutes ago", retry_after=max(1, wait + 1))
+
+
+def _send(workspace, inv, raw, inviter):
+    link = f"{current_app.config['PUBLIC_URL']}/invitations/accept?token={raw}"
+    who = inviter.email if inviter is not None else "An administrator"
+    send_mail(inv.email, f"You are invited to {workspace.name} on Roster",
+              f"{who} invited you to the workspace {workspace.name}.\n\nAccept: {link}\n\n"
+              f"Or POST {{\"token\": \"{raw}\"}} to {current_app.config['PUBLIC_URL']}/api/v1/invitations/accept\n\n"
+              f"The link expires at {inv.expires_at:%Y-%m-%d %H:%M} UTC and works once.\n")
+
+
+def create_invitation(change, workspace, email, env_roles, name="", inviter=None, access=None):
+    """Invite `email` with roles per environment (left-out environments get NoAccess) and mail the link."""
+    email = check_email(email)
+    if not isinstance(name, str) or len(name) > 200:
+        raise InvalidError("Invalid name", errors={"name": ["At most 200 characters"]})
+    roles = resolve_env_roles(workspace, env_roles, fill_no_access=True)
+    if access is not None:
+        for env, role in roles.items():
+            if role is not None:
+                access.require("members:invite", env)
+    if Member.select().where(Member.workspace == workspace.id, Member.email_ci == email).exists():
+        raise ConflictError(f"{email} is already a member")
+    _throttle(workspace, email)
+    Invitation.update(status="revoked").where(Invitation.workspace == workspace.id, Invitation.email == email,
+                                              Invitation.status == "pending").execute()
+    raw = secrets.token_urlsafe(32)
+    hours = workspace.setting("invitations.expiry_hours") or 72
+    inv = Invitation.create(workspace=workspace.id, email=email, name=name,
+                            env_roles={env: (r.name if r else NO_ACCESS) for env, r in roles.items()},
+                            inviter=inviter.id if inviter is not None else None, token_hash=hash_secret(raw),
+                            expires_at=utcnow() + datetime.timedelta(hours=hours))
+    _send(workspace, inv, raw, inviter)
+    change.record("invitation.sent", "invitation", inv.id, email, after={"email": email, "env_roles": inv.env_roles})
+    return inv
+
+
+def resend_invitation(change, workspace, inv, inviter=None):
+    """Mail a pending invitation again with a fresh link and expiry (throttled like a new one)."""
+    if inv.status != "pending":
+        raise ConflictError(f"The invitation is {inv.status}")
+    _throttle(workspace, inv.email)
+    raw = secrets.token_urlsafe(32)
+    hours = workspace.setting("invitations.expiry_hours") or 72
+    inv.token_hash = hash_secret(raw)
+    inv.last_sent_at = utcnow()
+    inv.expires_at = utcnow() + datetime.timedelta(hours=hours)
+    inv.save()
+    _send(workspace, inv, raw, inviter)
+    change.record("invitation.resent", "invitation", inv.id, inv.email)
+    return inv
+
+
+def revoke_invitation(change, workspace, inv):
+    """Revoke a pending invitation so its link stops working."""
+    if inv.status != "pending":
+        raise ConflictError(f"The invitation is {inv.status}")
+    inv.status = "revoked"
+    inv.save()
+    change.record("invitation.revoked", "invitation", inv.id, inv.email)
+
+
+def find_acceptable(raw):
+    """Return the pending, unexpired invitation for a raw token, or raise."""
+    if not isinstance(raw, str) or not raw or len(raw) > 200:
+        raise InvalidError("Missing token", errors={"token": ["Required"]})
+    inv = Invitation.get_or_none(Invitation.token_hash == hash_secret(raw))
+    if inv is None or inv.status == "revoked":
+        raise NotFoundError("Invitation not found or revoked")
+    if inv.status == "accepted":
+        raise ConflictError("The invitation was already accepted")
+    if inv.expires_at <= utcnow():
+        raise InvalidError("The invitation has expired; ask for a new one")
+    return inv
+
+
+def accept_invitation(change, inv):
+    """Accept an invitation: create the person if new and the membership with the invited roles."""
+    workspace = Workspace.get_by_id(inv.workspace_id)
+    change.workspace = workspace
+    person = get_or_create_person(inv.email, inv.name)
+    env_roles = {}
+    for env, name in inv.env_roles.items():
+        if env in workspace.environments:
+            env_roles[env] = None if name == NO_ACCESS else role_by_name(workspace, name)
+    member = add_member(change, workspace, person, env_roles, display_name=inv.name or None)
+    inv.status = "accepted"
+    inv.accepted_at = utcnow()
+    inv.save()
+    change.record("invitation.accepted", "invitation", inv.id, inv.email, after={"member": member.id})
+    return member

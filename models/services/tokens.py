@@ -1,0 +1,104 @@
+"""Bearer tokens: generated with a recognisable prefix, shown once, stored only as a SHA-256 hash."""
+
+import datetime
+import hashlib
+import secrets
+
+from ..access import SCOPES, Token
+from ..db import utcnow
+from . import Actor, InvalidError, NotFoundError
+
+PREFIX = {"service": "rst_svc_", "personal": "rst_pat_"}
+# last_used_at is refreshed at most this often, so authenticating is not a write per request.
+LAST_USED_RESOLUTION = datetime.timedelta(seconds=60)
+MAX_LIFETIME_DAYS = 3650
+
+
+def hash_secret(raw):
+    """Return the hex SHA-256 of a secret (tokens carry 256 bits of randomness, so no slow hash is needed)."""
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def _new_raw(kind):
+    return PREFIX[kind] + secrets.token_urlsafe(32)
+
+
+def _expiry(expires_in_days):
+    if expires_in_days is None:
+        return None
+    if not isinstance(expires_in_days, int) or not 1 <= expires_in_days <= MAX_LIFETIME_DAYS:
+        raise InvalidError("Invalid expiry", errors={"expires_in_days": [f"Must be 1 to {MAX_LIFETIME_DAYS}"]})
+    return utcnow() + datetime.timedelta(days=expires_in_days)
+
+
+def create_service_token(change, workspace, scopes, label="", expires_in_days=None, created_by=None):
+    """Create a workspace service token; return (token, raw secret shown once)."""
+    scopes = sorted(set(scopes or []))
+    bad = [s for s in scopes if s not in SCOPES]
+    if not scopes or bad:
+        raise InvalidError("Invalid scopes", errors={"scopes": [f"Choose from {', '.join(SCOPES)}"]})
+    raw = _new_raw("service")
+    token = Token.create(kind="service", workspace=workspace.id, scopes=scopes, label=label or "",
+                         prefix=raw[:12], token_hash=hash_secret(raw), created_by=created_by,
+                         expires_at=_expiry(expires_in_days))
+    change.record("token.created", "token", token.id, token.label,
+                  after={"kind": "service", "scopes": scopes, "label": token.label, "prefix": token.prefix})
+    return token, raw
+
+
+def create_personal_token(change, person, label="", expires_in_days=None):
+    """Create a personal token acting as `person`; return (token, raw secret shown once)."""
+    raw = _new_raw("personal")
+    token = Token.create(kind="personal", person=person.id, scopes=[], label=label or "", prefix=raw[:12],
+                         token_hash=hash_secret(raw), created_by=person.id, expires_at=_expiry(expires_in_days))
+    change.record("token.created", "token", token.id, token.label,
+                  after={"kind": "personal", "label": token.label, "prefix": token.prefix})
+    return token, raw
+
+
+def authenticate(raw, **request_info):
+    """Return the Actor for a raw bearer token, or None when it is unknown, revoked or expired."""
+    if not raw or len(raw) > 200:
+        return None
+    token = Token.get_or_none(Token.token_hash == hash_secret(raw))
+    now = utcnow()
+    if token is None or token.revoked_at is not None or (token.expires_at and token.expires_at <= now):
+        return None
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        Token.update(last_used_at=now).where(Token.id == token.id).execute()
+    person = token.person if token.person_id else None
+    return Actor(kind=token.kind, token_id=token.id, token_label=token.label, person=person,
+                 workspace_id=token.workspace_id, scopes=frozenset(token.scopes), **request_info)
+
+
+def list_workspace_tokens(workspace):
+    """Return the workspace's service tokens, newest first."""
+    return list(Token.select().where(Token.workspace == workspace.id).order_by(Token.created_at.desc()))
+
+
+def revoke_token(change, workspace, token_id):
+    """Revoke a service token of the workspace."""
+    token = Token.get_or_none(Token.id == token_id, Token.workspace == workspace.id)
+    if token is None:
+        raise NotFoundError("Token not found")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        token.save()
+        change.record("token.revoked", "token", token.id, token.label,
+                      before={"revoked": False}, after={"revoked": True})
+    return token
+
+
+def revoke_by_prefix(change, prefix):
+    """Revoke the one token whose shown prefix is `prefix` (the command line's `roster token revoke`)."""
+    tokens = list(Token.select().where(Token.prefix == prefix, Token.revoked_at.is_null()))
+    if not tokens:
+        raise NotFoundError("No active token has that prefix")
+    if len(tokens) > 1:
+        raise InvalidError("Several tokens share that prefix; revoke by id")
+    token = tokens[0]
+    token.revoked_at = utcnow()
+    token.save()
+    change.record("token.revoked", "token", token.id, token.label, before={"revoked": False},
+                  after={"revoked": True})
+    return token

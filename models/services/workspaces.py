@@ -1,0 +1,343 @@
+"""Workspaces: creation (with system roles and an owner), settings, the two-step delete, clone, stats."""
+
+import datetime
+import hmac
+import re
+import secrets
+import uuid
+
+from peewee import IntegrityError, fn
+
+from ..access import Invitation, OneTimeCode, Token
+from ..db import db, utcnow
+from ..directory import Group, GroupGrant, GroupMember, Member, MemberRole, Person, Role
+from ..mail import send_mail
+from ..privileges import SYSTEM_ROLES
+from ..workspace import ENVIRONMENTS, SETTINGS, Workspace, default_settings
+from . import ConflictError, InvalidError, NotFoundError, PermissionDeniedError, TooManyRequestsError
+from .tokens import hash_secret
+
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+NAME_MAX = 200
+CODE_TTL = datetime.timedelta(minutes=15)
+CODE_MAX_ATTEMPTS = 5
+CODE_RESEND_INTERVAL = datetime.timedelta(seconds=60)
+# Deleting a workspace goes through related tables in this order (children first).
+TENANT_EXTRA_CLEANUP = []  # other modules (SSO, events) register (model, workspace_field) pairs here
+
+
+def slugify(name):
+    """Derive a slug from a name: lower-case ASCII letters, digits and dashes."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:64].strip("-")
+    return slug or "workspace"
+
+
+def _is_uuid(ref):
+    try:
+        uuid.UUID(ref)
+        return True
+    except (ValueError, AttributeError, TypeError):
+        return False
+
+
+def find_workspace(ref):
+    """Return the workspace with this id or slug, or raise NotFoundError."""
+    if not isinstance(ref, str) or len(ref) > 64:
+        raise NotFoundError("Workspace not found")
+    query = Workspace.id == ref if _is_uuid(ref) else Workspace.slug == ref.lower()
+    workspace = Workspace.get_or_none(query)
+    if workspace is None:
+        raise NotFoundError("Workspace not found")
+    return workspace
+
+
+def get_or_create_person(email, name=""):
+    """Return the person with this email (case-insensitive), creating it when new."""
+    email = email.strip().lower()
+    person = Person.get_or_none(Person.email == email)
+    if person is None:
+        try:
+            with db.atomic():
+                person = Person.create(email=email, name=name or "")
+        except IntegrityError:
+            person = Person.get(Person.email == email)
+    return person
+
+
+def _unique_slug(base, exclude_id=None):
+    candidate, n = base, 1
+    while True:
+        query = Workspace.select().where(Workspace.slug == candidate)
+        if exclude_id:
+            query = query.where(Workspace.id != exclude_id)
+        if not query.exists():
+            return candidate
+        n += 1
+        suffix = f"-{n}"
+        candidate = base[:64 - len(suffix)] + suffix
+
+
+def _check_slug(slug):
+    if not isinstance(slug, str) or not SLUG_RE.match(slug) or _is_uuid(slug):
+        raise InvalidError("Invalid slug", errors={"slug": [
+            "Use 1-64 lower-case letters, digits and dashes, starting and ending with a letter or digit"]})
+
+
+def _check_environments(environments):
+    if (not isinstance(environments, list) or not environments
+            or any(e not in ENVIRONMENTS for e in environments) or len(set(environments)) != len(environments)):
+        raise InvalidError("Invalid environments", errors={"environments": [
+            f"A non-empty list of distinct values from {', '.join(ENVIRONMENTS)}"]})
+    return [e for e in ENVIRONMENTS if e in environments]
+
+
+def validate_settings(settings, base=None):
+    """Return `base` updated with `settings`, or raise InvalidError naming each bad key."""
+    if not isinstance(settings, dict):
+        raise InvalidError("Settings must be an object")
+    errors, out = {}, dict(base if base is not None else default_settings())
+    for key, value in settings.items():
+        if key not in SETTINGS:
+            errors[key] = ["Unknown setting"]
+            continue
+        kind = SETTINGS[key][0]
+        if kind is int and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100000):
+            errors[key] = ["Must be an integer from 0 to 100000"]
+        elif kind is bool and not isinstance(value, bool):
+            errors[key] = ["Must be true or false"]
+        elif kind is str and (not isinstance(value, str) or len(value) > 200):
+            errors[key] = ["Must be a string of at most 200 characters"]
+        else:
+            out[key] = value
+    if errors:
+        raise InvalidError("Invalid settings", errors=errors)
+    return out
+
+
+def seed_system_roles(workspace):
+    """Create the system roles of a new workspace; return {name: Role}."""
+    roles = {}
+    for name, (description, privileges) in SYSTEM_ROLES.items():
+        roles[name] = Role.create(workspace=workspace.id, name=name, name_ci=name.lower(),
+                                  description=description, is_system=True, privileges=sorted(privileges))
+    return roles
+
+
+def add_owner(workspace, person, roles):
+    """Make `person` the owner: a member with Admin in every environment."""
+    member = Member.create(workspace=workspace.id, person=person.id, user_name=person.email,
+                           user_name_ci=person.email, email_ci=person.email, display_name=person.name or None,
+                           status="active", is_owner=True,
+                           attributes={"userName": person.email, "emails": [
+                               {"value": person.email, "type": "work", "primary": True}]})
+    for env in workspace.environments:
+        MemberRole.create(workspace=workspace.id, member=member.id, environment=env, role=roles["Admin"].id)
+    return member
+
+
+def create_workspace(change, name, owner, slug=None, logo_url=None, environments=None, settings=None):
+    """Create a workspace with its system roles and `owner` (a Person) as the owning Admin."""
+    if not isinstance(name, str) or not name.strip() or len(name) > NAME_MAX:
+        raise InvalidError("Invalid name", errors={"name": [f"1 to {NAME_MAX} characters"]})
+    envs = _check_environments(environments) if environments is not None else ["dev"]
+    if slug is not None:
+        _check_slug(slug)
+        if Workspace.select().where(Workspace.slug == slug).exists():
+            raise ConflictError(f"Slug {slug} is already taken", errors={"slug": ["Already taken"]})
+    else:
+        slug = _unique_slug(slugify(name))
+    merged = validate_settings(settings or {})
+    try:
+        with db.atomic():
+            workspace = Workspace.create(name=name.strip(), slug=slug, logo_url=logo_url, environments=envs,
+                                         settings=merged)
+    except IntegrityError:
+        raise ConflictError(f"Slug {slug} is already taken", errors={"slug": ["Already taken"]})
+    change.workspace = workspace
+    roles = seed_system_roles(workspace)
+    owner_member = add_owner(workspace, owner, roles)
+    change.record("workspace.created", "workspace", workspace.id, workspace.slug,
+                  after={"name": workspace.name, "slug": slug, "environments": envs})
+    change.record("member.added", "user", owner_member.id, owner_member.user_name,
+                  after={"owner": True, "roles": {env: "Admin" for env in envs}})
+    return workspace
+
+
+def update_workspace(change, workspace, data):
+    """Apply a PATCH of name, slug, logo_url and environments."""
+    before = {"name": workspace.name, "slug": workspace.slug, "logo_url": workspace.logo_url,
+              "environments": list(workspace.environments)}
+    if "name" in data:
+        name = data["name"]
+        if not isinstance(name, str) or not name.strip() or len(name) > NAME_MAX:
+            raise InvalidError("Invalid name", errors={"name": [f"1 to {NAME_MAX} characters"]})
+        workspace.name = name.strip()
+    if "slug" in data:
+        _check_slug(data["slug"])
+        if Workspace.select().where(Workspace.slug == data["slug"], Workspace.id != workspace.id).exists():
+            raise ConflictError(f"Slug {data['slug']} is already taken", errors={"slug": ["Already taken"]})
+        workspace.slug = data["slug"]
+    if "logo_url" in data:
+        workspace.logo_url = data["logo_url"]
+    if "environments" in data:
+        envs = _check_environments(data["environments"])
+        removed = [e for e in workspace.environments if e not in envs]
+        if removed:
+            MemberRole.delete().where(MemberRole.workspace == workspace.id,
+                                      MemberRole.environment.in_(removed)).execute()
+            GroupGrant.delete().where(GroupGrant.workspace == workspace.id,
+                                      GroupGrant.environment.in_(removed)).execute()
+        added = [e for e in envs if e not in workspace.environments]
+        workspace.environments = envs
+        if added:
+            # The owner keeps administering every environment.
+            owner = Member.get_or_none(Member.workspace == workspace.id, Member.is_owner == True)  # noqa: E712
+            admin = Role.get(Role.workspace == workspace.id, Role.name_ci == "admin")
+            for env in added:
+                if owner is not None:
+                    MemberRole.create(workspace=workspace.id, member=owner.id, environment=env, role=admin.id)
+    workspace.updated_at = utcnow()
+    try:
+        with db.atomic():
+            workspace.save()
+    except IntegrityError:
+        raise ConflictError("Slug is already taken", errors={"slug": ["Already taken"]})
+    after = {"name": workspace.name, "slug": workspace.slug, "logo_url": workspace.logo_url,
+             "environments": list(workspace.environments)}
+    changed = {k: v for k, v in after.items() if before[k] != v}
+    if changed:
+        change.record("workspace.updated", "workspace", workspace.id, workspace.slug,
+                      before={k: before[k] for k in changed}, after=changed)
+    return workspace
+
+
+def replace_settings(change, workspace, settings):
+    """Replace the workspace settings (unknown keys and wrong types refused); omitted keys get defaults."""
+    before = dict(workspace.settings or {})
+    workspace.settings = validate_settings(settings)
+    workspace.updated_at = utcnow()
+    workspace.save()
+    diff = {k: v for k, v in workspace.settings.items() if before.get(k) != v}
+    if diff:
+        change.record("workspace.settings_changed", "workspace", workspace.id, workspace.slug,
+                      before={k: before.get(k) for k in diff}, after=diff)
+    return workspace.settings
+
+
+def _tenant_counts(workspace):
+    counts = {
+        "members": Member.select().where(Member.workspace == workspace.id).count(),
+        "groups": Group.select().where(Group.workspace == workspace.id).count(),
+        "roles": Role.select().where(Role.workspace == workspace.id, Role.is_system == False).count(),  # noqa: E712
+        "tokens": Token.select().where(Token.workspace == workspace.id).count(),
+        "invitations": Invitation.select().where(Invitation.workspace == workspace.id).count(),
+    }
+    for name, model, field in TENANT_EXTRA_CLEANUP:
+        counts[name] = model.select().where(field == workspace.id).count()
+    return counts
+
+
+def deletion_preview(workspace):
+    """Describe what deleting the workspace would remove."""
+    return {"workspace": {"id": workspace.id, "name": workspace.name, "slug": workspace.slug},
+            "will_delete": _tenant_counts(workspace)}
+
+
+def stats(workspace):
+    """Return counts an admin dashboard shows."""
+    by_status = dict(Member.select(Member.status, fn.COUNT(Member.id)).where(Member.workspace == workspace.id)
+                     .group_by(Member.status).tuples())
+    counts = _tenant_counts(workspace)
+    return {"members": counts["members"],
+            "members_by_status": {s: by_status.get(s, 0) for s in ("invited", "active", "suspended")},
+            "groups": counts["groups"], "custom_roles": counts["roles"],
+            "active_tokens": Token.select().where(Token.workspace == workspace.id, Token.revoked_at.is_null())
+            .count(),
+            "pending_invitations": Invitation.select().where(Invitation.workspace == workspace.id,
+                                                             Invitation.status == "pending").count(),
+            "environments": list(workspace.environments)}
+
+
+def request_deletion_code(change, workspace, person):
+    """Mail a one-time deletion code to the acting person; earlier unused codes stop working."""
+    if person is None:
+        raise PermissionDeniedError("Deleting a workspace needs a personal token: the code is mailed to a person")
+    now = utcnow()
+    last = (OneTimeCode.select().where(OneTimeCode.workspace == workspace.id, OneTimeCode.person == person.id,
+                                       OneTimeCode.purpose == "workspace.delete")
+            .order_by(OneTimeCode.created_at.desc()).first())
+    if last is not None and now - last.created_at < CODE_RESEND_INTERVAL:
+        wait = (CODE_RESEND_INTERVAL - (now - last.created_at)).total_seconds()
+        raise TooManyRequestsError("A code was sent moments ago; wait before asking again",
+                                   retry_after=max(1, int(wait) + 1))
+    OneTimeCode.update(used=True).where(OneTimeCode.workspace == workspace.id, OneTimeCode.person == person.id,
+                                        OneTimeCode.purpose == "workspace.delete",
+                                        OneTimeCode.used == False).execute()  # noqa: E712
+    code = f"{secrets.randbelow(10 ** 8):08d}"
+    otc = OneTimeCode.create(workspace=workspace.id, person=person.id, purpose="workspace.delete",
+                             code_hash=hash_secret(f"{workspace.id}:{code}"), expires_at=now + CODE_TTL)
+    send_mail(person.email, f"Confirm deleting workspace {workspace.name}",
+              f"Someone (hopefully you) asked to delete the Roster workspace {workspace.name} ({workspace.slug}).\n\n"
+              f"Confirmation code: {code}\n\nIt expires in {int(CODE_TTL.total_seconds() // 60)} minutes and works"
+              f" once. If you did not ask for this, ignore this message.\n")
+    change.record("workspace.deletion_code_sent", "workspace", workspace.id, workspace.slug)
+    return otc
+
+
+def check_deletion_code(workspace, person, code):
+    """Consume a deletion code; raise when it is wrong, expired, used or out of attempts.
+
+    Runs (and commits) on its own, before the delete, so a wrong guess counts even though the delete is refused.
+    """
+    if person is None:
+        raise PermissionDeniedError("Deleting a workspace needs a personal token")
+    if not isinstance(code, str) or not code:
+        raise InvalidError("Missing code", errors={"code": ["Required"]})
+    with db.atomic():
+        otc = (OneTimeCode.select().where(OneTimeCode.workspace == workspace.id, OneTimeCode.person == person.id,
+                                          OneTimeCode.purpose == "workspace.delete", OneTimeCode.used == False)  # noqa
+               .order_by(OneTimeCode.created_at.desc()).first())
+        if otc is None or otc.expires_at <= utcnow():
+            raise InvalidError("No valid deletion code: request a new one", errors={"code": ["Expired or unknown"]})
+        if otc.attempts >= CODE_MAX_ATTEMPTS:
+            raise InvalidError("Too many wrong codes: request a new one", errors={"code": ["Too many attempts"]})
+        ok = hmac.compare_digest(otc.code_hash, hash_secret(f"{workspace.id}:{code.strip()}"))
+        OneTimeCode.update(attempts=OneTimeCode.attempts + 1, used=ok).where(OneTimeCode.id == otc.id).execute()
+    if not ok:
+        raise InvalidError("Wrong code", errors={"code": ["Does not match"]})
+
+
+def delete_workspace(change, workspace):
+    """Delete the workspace and everything in it (the people stay)."""
+    change.record("workspace.deleted", "workspace", workspace.id, workspace.slug, before=deletion_preview(workspace))
+    for _, model, field in TENANT_EXTRA_CLEANUP:
+        model.delete().where(field == workspace.id).execute()
+    for model in (GroupGrant, GroupMember, MemberRole, Group, Member, Invitation, Token, OneTimeCode, Role):
+        model.delete().where(model.workspace == workspace.id).execute()
+    Workspace.delete().where(Workspace.id == workspace.id).execute()
+
+
+def clone_workspace(change, source, owner, name, slug=None):
+    """Copy settings, environments, custom roles, groups and their grants (not members) into a new workspace."""
+    clone = create_workspace(change, name, owner, slug=slug, logo_url=source.logo_url,
+                             environments=list(source.environments), settings=dict(source.settings or {}))
+    role_map = {r.id: r for r in Role.select().where(Role.workspace == clone.id)}
+    by_name = {r.name_ci: r for r in role_map.values()}
+    for role in Role.select().where(Role.workspace == source.id, Role.is_system == False):  # noqa: E712
+        by_name[role.name_ci] = Role.create(workspace=clone.id, name=role.name, name_ci=role.name_ci,
+                                            description=role.description, privileges=list(role.privileges))
+    source_roles = {r.id: r.name_ci for r in Role.select().where(Role.workspace == source.id)}
+    for group in Group.select().where(Group.workspace == source.id):
+        new_group = Group.create(workspace=clone.id, display_name=group.display_name,
+                                 display_name_ci=group.display_name_ci, external_id=group.external_id,
+                                 attributes={k: v for k, v in (group.attributes or {}).items() if k != "members"})
+        for grant in GroupGrant.select().where(GroupGrant.group == group.id):
+            GroupGrant.create(workspace=clone.id, group=new_group.id, environment=grant.environment,
+                              role=by_name[source_roles[grant.role_id]].id)
+    change.record("workspace.cloned", "workspace", clone.id, clone.slug, after={"source": source.id})
+    return clone
+
+
+def workspaces_of(person):
+    """Return the workspaces `person` is a member of, by name."""
+    return list(Workspace.select().join(Member).where(Member.person == person.id).order_by(Workspace.name))
