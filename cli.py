@@ -1,0 +1,186 @@
+"""The `roster` command line: database, server, workspaces, tokens and the audit log.
+
+Secrets go to stdout alone (`roster token create` prints only the token) so scripts can capture them; everything
+else goes to stderr.
+"""
+
+import os
+import secrets
+import sys
+
+import click
+
+from models.services import Actor, ServiceError, mutation
+
+CLI_ACTOR = Actor(kind="cli", user_agent="roster-cli")
+
+
+def make_app():
+    """Build the app for a command (the command line signs nothing, so a missing SECRET_KEY is fine here)."""
+    from wsgi import create_app
+    overrides = {} if os.environ.get("SECRET_KEY") else {"SECRET_KEY": secrets.token_hex(16)}
+    return create_app(overrides)
+
+
+def fail(error):
+    """Print a service refusal and exit 1."""
+    details = ""
+    if getattr(error, "errors", None):
+        details = " " + "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in error.errors.items())
+    click.echo(f"error: {error.message}{details}", err=True)
+    sys.exit(1)
+
+
+class AppGroup(click.Group):
+    """Run every subcommand inside an app context with a database connection."""
+
+    def invoke(self, ctx):
+        if ctx.protected_args and ctx.protected_args[0] == "serve" or "--help" in sys.argv:
+            return super().invoke(ctx)
+        app = make_app()
+        from models.db import db
+        with app.app_context(), db.connection_context():
+            try:
+                return super().invoke(ctx)
+            except ServiceError as error:
+                fail(error)
+
+
+@click.group(cls=AppGroup)
+def main():
+    """Roster: SCIM 2.0 provisioning, SSO connections and a provisioning log."""
+
+
+@main.group("db")
+def db_group():
+    """Manage the database schema."""
+
+
+@db_group.command("upgrade")
+def db_upgrade():
+    """Create or migrate the schema (safe to run again)."""
+    from models.db import upgrade
+    applied = upgrade()
+    click.echo(f"applied: {', '.join(applied)}" if applied else "schema is up to date", err=True)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to bind")
+@click.option("--workers", default=1, show_default=True, type=int, help="gunicorn worker processes")
+def serve(host, port, workers):
+    """Serve Roster with gunicorn."""
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("accesslog", "-")
+
+        def load(self):
+            from wsgi import create_app
+            return create_app()
+
+    Server().run()
+
+
+@main.group()
+def workspace():
+    """Manage workspaces."""
+
+
+@workspace.command("create")
+@click.argument("name")
+@click.option("--slug", help="URL name (derived from NAME when omitted)")
+@click.option("--owner", "owner_email", required=True, help="Email of the owner (Admin in every environment)")
+@click.option("--environments", default="dev", show_default=True, help="Comma-separated: dev,test,prod")
+def workspace_create(name, slug, owner_email, environments):
+    """Create a workspace owned by OWNER."""
+    from models.services.invitations import check_email
+    from models.services.workspaces import create_workspace, get_or_create_person
+    email = check_email(owner_email)
+    with mutation(None, CLI_ACTOR, "workspace.create") as change:
+        person = get_or_create_person(email)
+        ws = create_workspace(change, name, person, slug=slug, environments=environments.split(","))
+    click.echo(f"created workspace {ws.slug} ({ws.id}) owned by {email}", err=True)
+    click.echo(ws.slug)
+
+
+@main.group()
+def token():
+    """Manage tokens."""
+
+
+@token.command("create")
+@click.option("--workspace", "ws_slug", help="Workspace slug or id (service token)")
+@click.option("--scope", "scopes", multiple=True, type=click.Choice(["scim", "admin", "audit:read"]),
+              help="Scope of a service token (repeatable)")
+@click.option("--person", "person_email", help="Email of the person a personal token acts as")
+@click.option("--label", default="", help="A label to recognise the token by")
+@click.option("--expires-in-days", type=int, default=None, help="Lifetime in days (default: no expiry)")
+def token_create(ws_slug, scopes, person_email, label, expires_in_days):
+    """Create a token and print only its secret."""
+    from models.directory import Person
+    from models.services.tokens import create_personal_token, create_service_token
+    from models.services.workspaces import find_workspace
+    if bool(ws_slug) == bool(person_email):
+        raise click.UsageError("Give either --workspace with --scope (service token) or --person (personal token)")
+    if ws_slug:
+        if not scopes:
+            raise click.UsageError("A service token needs at least one --scope")
+        ws = find_workspace(ws_slug)
+        with mutation(ws, CLI_ACTOR, "token.create") as change:
+            _, raw = create_service_token(change, ws, list(scopes), label, expires_in_days)
+    else:
+        person = Person.get_or_none(Person.email == person_email.strip().lower())
+        if person is None:
+            fail(ServiceError(f"No person with email {person_email}"))
+        with mutation(None, CLI_ACTOR, "token.create") as change:
+            _, raw = create_personal_token(change, person, label, expires_in_days)
+    click.echo(raw)
+
+
+@token.command("revoke")
+@click.argument("prefix_or_token")
+def token_revoke(prefix_or_token):
+    """Revoke a token by its shown prefix (or the whole secret)."""
+    from models.access import Token
+    from models.services.tokens import hash_secret, revoke_by_prefix
+    found = Token.get_or_none(Token.token_hash == hash_secret(prefix_or_token))
+    prefix = found.prefix if found is not None else prefix_or_token
+    workspace = found.workspace if found is not None and found.workspace_id else None
+    with mutation(workspace, CLI_ACTOR, "token.revoke") as change:
+        revoked = revoke_by_prefix(change, prefix)
+    click.echo(f"revoked token {revoked.prefix}… ({revoked.label or 'no label'})", err=True)
+
+
+@main.command()
+@click.option("--slug", default="demo", show_default=True)
+@click.option("--owner", "owner_email", default="admin@demo.roster.local", show_default=True)
+def demo(slug, owner_email):
+    """Seed a demo workspace (once) and print fresh admin and SCIM tokens with the URLs to try."""
+    from flask import current_app
+    from models.services.tokens import create_personal_token, create_service_token
+    from models.services.workspaces import create_workspace, get_or_create_person
+    from models.workspace import Workspace
+    with mutation(None, CLI_ACTOR, "demo.seed") as change:
+        person = get_or_create_person(owner_email, "Demo Admin")
+        ws = Workspace.get_or_none(Workspace.slug == slug)
+        if ws is None:
+            ws = create_workspace(change, "Demo", person, slug=slug, environments=["dev", "test", "prod"])
+        _, admin_raw = create_personal_token(change, person, "make run")
+        _, scim_raw = create_service_token(change, ws, ["scim"], "make run")
+    base = current_app.config["PUBLIC_URL"]
+    click.echo(f"""
+Roster demo workspace: {ws.slug}  (owner {owner_email})
+
+  Admin token (personal, acts as the owner):  {admin_raw}
+  SCIM token  (service, scope scim):          {scim_raw}
+
+  Admin API:  {base}/api/v1/workspaces
+  API docs:   {base}/api/docs
+  SCIM base:  {base}/scim/v2
+
+  curl -H "Authorization: Bearer {admin_raw}" {base}/api/v1/workspaces
+""")
