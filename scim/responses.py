@@ -10,7 +10,7 @@ from .constants import LIST_RESPONSE, MEDIA_TYPE
 def scim_response(body, status=200, headers=None):
     """Return `body` as application/scim+json."""
     data = json.dumps(body, separators=(",", ":"), ensure_ascii=False) if body is not None else ""
-    response = Response(data, status=status, content_type=MEDIA_TYPE if body is not None else None)
+    response = Response(data, status=status, content_type=MEDIA_TYPE)
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response
@@ -45,7 +45,7 @@ def resource_response(resource, status=200, *, version=None, location=None):
 
 def no_content(version=None):
     """Return 204 No Content, with the new ETag when there is one (RFC 7644 §3.5.2, §3.6)."""
-    response = Response(status=204)
+    response = Response(status=204, content_type=MEDIA_TYPE)
     if version:
         response.headers["ETag"] = version
     return response
@@ -53,6 +53,6 @@ def no_content(version=None):
 
 def not_modified(version):
     """Return 304 Not Modified for a matching If-None-Match (RFC 7644 §3.14)."""
-    response = Response(status=304)
+    response = Response(status=304, content_type=MEDIA_TYPE)
     response.headers["ETag"] = version
     return response
