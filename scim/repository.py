@@ -200,8 +200,8 @@ def _id_list(ids):
     """Return a subquery yielding `ids` from one bound JSON parameter (for lists of any length)."""
     payload = json.dumps(list(ids))
     if is_postgres():
-        return SQL("SELECT jsonb_array_elements_text(%s::jsonb)", [payload])
-    return SQL("SELECT value FROM json_each(?)", [payload])
+        return SQL("(SELECT jsonb_array_elements_text(%s::jsonb))", [payload])
+    return SQL("(SELECT value FROM json_each(?))", [payload])
 
 
 def _in(column, ids):
