@@ -32,7 +32,8 @@ def names(r):
 def test_filter_miss_is_200_with_integer_counts(workspace_setup):
     r = workspace_setup.scim_client.get('/scim/v2/Users?filter=userName eq "abcdefgh@example.com"')
     assert r.status_code == 200
-    assert r.json == {"schemas": [LIST], "totalResults": 0, "Resources": [], "startIndex": 1, "itemsPerPage": 0}
+    assert r.json == {"schemas": [LIST], "totalResults": 0, "Resources": [], "startIndex": 1,
+                      "itemsPerPage": 0}
 
 
 def test_filters_run_in_the_database(people):
@@ -109,9 +110,11 @@ def test_post_search_endpoints(people):
     r = c.post("/scim/v2/Users/.search", json=body)
     assert r.status_code == 200 and names(r) == ["alice", "bob"]
     assert r.json["Resources"][0].keys() == {"schemas", "id", "userName"}
-    r = c.post("/scim/v2/Groups/.search", json={"schemas": [SEARCH], "filter": f'members.value eq "{ids["bob"]}"'})
+    r = c.post("/scim/v2/Groups/.search",
+               json={"schemas": [SEARCH], "filter": f'members.value eq "{ids["bob"]}"'})
     assert [g["id"] for g in r.json["Resources"]] == [group["id"]]
-    r = c.post("/scim/v2/.search", json={"schemas": [SEARCH], "filter": 'displayName sw "Eng" or userName eq "alice"'})
+    r = c.post("/scim/v2/.search",
+               json={"schemas": [SEARCH], "filter": 'displayName sw "Eng" or userName eq "alice"'})
     assert r.json["totalResults"] == 2
     assert [x["meta"]["resourceType"] for x in r.json["Resources"]] == ["User", "Group"]
     r = c.post("/scim/v2/.search", json={"schemas": [SEARCH], "startIndex": 2, "count": 10})
@@ -143,7 +146,8 @@ def test_username_lookup_uses_the_index(people):
                                                     user_resource_map(Member, GroupMember, Group)))
         sql, params = query.sql()
         if db.obj.__class__.__name__.startswith("Sqlite"):
-            plan = " ".join(str(row) for row in db.execute_sql("EXPLAIN QUERY PLAN " + sql, params).fetchall())
+            rows = db.execute_sql("EXPLAIN QUERY PLAN " + sql, params).fetchall()
+            plan = " ".join(str(row) for row in rows)
             assert "member_workspace_id_user_name_ci" in plan, plan
         else:
             # PostgreSQL plans tiny tables arbitrarily: check the predicate is the indexed column, as is.
