@@ -10,7 +10,8 @@ from .errors import InvalidValueError
 ENTRA_OP_CASE = "entra.op_case"
 # Entra's default (no aadOptscim062020) sends {"path": "active", "value": "False"} (§1 quirk 2).
 ENTRA_BOOLEAN_AS_STRING = "entra.boolean_as_string"
-# Entra with aadOptscim062020: no-path value keyed "name.givenName" or "urn:...:User:employeeNumber" (§1 quirk 4).
+# Entra with aadOptscim062020: no-path value keyed "name.givenName" or "urn:...:User:employeeNumber"
+# (§1 quirk 4).
 ENTRA_NO_PATH_DOTTED_KEYS = "entra.no_path_dotted_keys"
 # Entra replaces emails[type eq "work"].value on a user without a work email: create the entry (§1).
 ENTRA_VALUE_PATH_CREATES = "entra.value_path_creates"

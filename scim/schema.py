@@ -91,12 +91,13 @@ def _sub(name, type_=STRING, description="", **kwargs):
 
 
 def _multi_subs(schema_label, value_type=STRING, types=(), value_kwargs=None):
-    """Return the value/display/type/primary sub-attributes shared by RFC 7643 §2.4 multi-valued attributes."""
+    """Return the value/display/type/primary sub-attributes of RFC 7643 §2.4 multi-valued attributes."""
     return (
         _sub("value", value_type, f"The {schema_label} value.", **(value_kwargs or {})),
         _sub("display", STRING, "A human-readable name, primarily used for display purposes."),
         _sub("type", STRING, f"A label indicating the {schema_label}'s function.", canonical_values=types),
-        _sub("primary", BOOLEAN, f"Indicates the 'primary' or preferred {schema_label}; at most one is true."),
+        _sub("primary", BOOLEAN,
+             f"Indicates the 'primary' or preferred {schema_label}; at most one is true."),
     )
 
 

@@ -209,6 +209,12 @@ def normalize_resource(resource_type, body, *, strict=False):
             raise InvalidValueError(f"Attribute '{label}' is given twice")
         if attr.mutability in (schema.READ_ONLY, schema.WRITE_ONLY):
             return
+        if attr.name == "members" and isinstance(raw, list):
+            # A member with only read-only or null sub-attributes would vanish silently: reject it instead.
+            for member in raw:
+                if isinstance(member, dict) and not any(
+                        isinstance(k, str) and k.lower() == "value" and v for k, v in member.items()):
+                    raise InvalidValueError("Every element of 'members' needs a \"value\": the id of a User")
         value = normalize_value(attr, raw, recorder, label)
         if value is not None:
             container[attr.name] = value
@@ -252,9 +258,6 @@ def normalize_resource(resource_type, body, *, strict=False):
             continue
         store(doc, attr, raw, attr.name)
 
-    for member in doc.get("members", []) if schema.resource_type_name(resource_type) == schema.GROUP else []:
-        if "value" not in member:
-            raise InvalidValueError("Every element of 'members' needs a \"value\": the id of a User")
     if unknown:
         raise InvalidValueError(f"Unknown attribute(s) for {schema.resource_type_name(resource_type)}: "
                                 f"{', '.join(unknown)}")

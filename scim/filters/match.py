@@ -18,7 +18,8 @@ from .. import schema
 from ..errors import InvalidFilterError
 from .nodes import And, Comparison, Not, Or, ValuePath, operands
 from .parser import parse_filter
-from .values import ORDERING, check_operand, coerce_boolean, parse_datetime, resolve_sub_target, resolve_target
+from .values import (ORDERING, check_operand, coerce_boolean, parse_datetime, resolve_sub_target,
+                     resolve_target)
 
 _CORE_URNS = frozenset(u.lower() for u in (schema.USER_SCHEMA, schema.GROUP_SCHEMA))
 
@@ -136,7 +137,8 @@ class _Matcher:
         if self.resource_type is not None:
             target = resolve_target(self.resource_type, path, op)
             container = doc if target.extension is None else _get(doc, target.extension)
-            top, sub_key, leaf, label = _get(container, target.name), target.sub_name, target.leaf, target.label
+            top, sub_key = _get(container, target.name), target.sub_name
+            leaf, label = target.leaf, target.label
         else:
             top, sub_key, leaf, label = self._schemaless_top(path, doc), path.sub, None, str(path)
             if sub_key is None and op != "pr":

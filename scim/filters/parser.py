@@ -4,11 +4,11 @@ The grammar is scim2-filter-parser 0.7.0's sly lexer and LALR parser, corrected 
 
 - numbers: 0.7.0 lexes one digit per token, so `x gt 12` and `x gt 1.5` fail; we lex JSON numbers
   (RFC 8259 §6) and return int or float;
-- strings: 0.7.0 stops at the first `"` and ignores escapes, so `"a\\"b"` fails; we lex JSON strings and decode
-  their escapes;
+- strings: 0.7.0 stops at the first `"` and ignores escapes, so `"a\\"b"` fails; we lex JSON strings
+  and decode their escapes;
 - `true`/`false`/`null` are lexed only as whole words (0.7.0 splits `nullable` into `null` + `able`);
-- precedence: 0.7.0 gives `and` and `or` the same level, so `a or b and c` groups as `(a or b) and c`; RFC 7644
-  §3.4.2.2 says "not" binds tighter than "and", which binds tighter than "or";
+- precedence: 0.7.0 gives `and` and `or` the same level, so `a or b and c` groups as `(a or b) and c`;
+  RFC 7644 §3.4.2.2 says "not" binds tighter than "and", which binds tighter than "or";
 - Entra's `emails[type eq "work"].value eq "x"` (outside the RFC ABNF, IDP_BEHAVIORS §1) becomes
   `emails[type eq "work" and value eq "x"]`.
 
@@ -118,7 +118,8 @@ class FilterParser(SCIMParser):
         previous = self.symstack[-1].type if self.symstack else None
         if previous in ("ATTRNAME", "SUBATTR", "sub_attr", "attr_path") and token.type == "ATTRNAME":
             raise InvalidFilterError(
-                f"The operator '{token.value}' is not supported (use eq, ne, co, sw, ew, gt, ge, lt, le or pr)")
+                f"The operator '{token.value}' is not supported "
+                "(use eq, ne, co, sw, ew, gt, ge, lt, le or pr)")
         shown = token.value if token.type in ("ATTRNAME", "SCHEMA_URI", "SUBATTR") else None
         what = repr(shown) if shown is not None else _TOKEN_NAMES.get(token.type, repr(str(token.value)))
         raise InvalidFilterError(f"Unexpected {what} at position {token.index + 1}")

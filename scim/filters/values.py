@@ -136,7 +136,8 @@ def resolve_sub_target(parent, path, op=None):
         raise InvalidFilterError(f"Inside {parent.name}[...] use the sub-attribute names of {parent.name}")
     if not parent.is_complex:
         if path.name.lower() != "value":
-            raise InvalidFilterError(f"'{parent.name}' has no sub-attributes: use 'value' inside its brackets")
+            raise InvalidFilterError(
+                f"'{parent.name}' has no sub-attributes: use 'value' inside its brackets")
         return Target(parent.name, parent, None, None)
     sub = parent.sub(path.name)
     if sub is None:

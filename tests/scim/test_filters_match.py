@@ -1,4 +1,4 @@
-"""matches(): in-memory evaluation of filters against resources and against values of multi-valued attributes."""
+"""matches(): in-memory evaluation of filters against resources and values of multi-valued attributes."""
 
 import pytest
 
@@ -48,7 +48,8 @@ def user(text, doc=BJENSEN):
     ('userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")', False),
     ('userType eq "Employee" and (emails.type eq "work")', True),
     ('userType eq "Employee" and emails[type eq "work" and value co "@example.com"]', True),
-    ('emails[type eq "work" and value co "@example.com"] or ims[type eq "xmpp" and value co "@foo.com"]', True),
+    ('emails[type eq "work" and value co "@example.com"] or ims[type eq "xmpp" and value co "@foo.com"]',
+     True),
 ])
 def test_rfc7644_examples(text, expected):
     assert user(text) is expected
@@ -131,7 +132,8 @@ def test_invalid_filters_for_the_schema(text, message):
 
 def test_cross_element_trap():
     # Conditions inside one bracket apply to the SAME value: work email is y, home email is x.
-    doc = {"userName": "u", "emails": [{"type": "work", "value": "y@corp.com"}, {"type": "home", "value": "x@home.com"}]}
+    doc = {"userName": "u", "emails": [{"type": "work", "value": "y@corp.com"},
+                                       {"type": "home", "value": "x@home.com"}]}
     assert not user('emails[type eq "work" and value co "x@"]', doc)
     assert user('emails.type eq "work" and emails.value co "x@"', doc)  # without brackets: any value each
     assert user('emails[type eq "home" and value co "x@"]', doc)
@@ -176,7 +178,8 @@ def test_member_value_filter_against_one_element():
 
 def test_email_value_filter_against_one_element():
     emails = schema.resolve("User", None, "emails")
-    assert matches('type eq "work" and value co "@EXAMPLE.com"', {"type": "work", "value": "a@example.com"}, emails)
+    work = {"type": "work", "value": "a@example.com"}
+    assert matches('type eq "work" and value co "@EXAMPLE.com"', work, emails)
     assert not matches('type eq "work"', {"type": "home", "value": "a@example.com"}, emails)
     with pytest.raises(InvalidFilterError, match="Unknown attribute 'emails.nope'"):
         matches('nope pr', {"type": "home"}, emails)

@@ -45,9 +45,11 @@ RFC_EXAMPLES = [
      And(cmp("userType", "eq", "Employee"), cmp("emails", "eq", "work", sub="type"))),
     ('userType eq "Employee" and emails[type eq "work" and value co "@example.com"]',
      And(cmp("userType", "eq", "Employee"),
-         ValuePath(AttrPath(None, "emails"), And(cmp("type", "eq", "work"), cmp("value", "co", "@example.com"))))),
+         ValuePath(AttrPath(None, "emails"),
+                   And(cmp("type", "eq", "work"), cmp("value", "co", "@example.com"))))),
     ('emails[type eq "work" and value co "@example.com"] or ims[type eq "xmpp" and value co "@foo.com"]',
-     Or(ValuePath(AttrPath(None, "emails"), And(cmp("type", "eq", "work"), cmp("value", "co", "@example.com"))),
+     Or(ValuePath(AttrPath(None, "emails"),
+                  And(cmp("type", "eq", "work"), cmp("value", "co", "@example.com"))),
         ValuePath(AttrPath(None, "ims"), And(cmp("type", "eq", "xmpp"), cmp("value", "co", "@foo.com"))))),
 ]
 
@@ -191,8 +193,8 @@ def test_entra_value_path_with_trailing_sub_attribute():
 
 def test_entra_form_combined_with_and():
     node = parse_filter('emails[type eq "work"].value eq "x" and userName eq "bob"')
-    assert node == And(ValuePath(AttrPath(None, "emails"), And(cmp("type", "eq", "work"), cmp("value", "eq", "x"))),
-                       cmp("userName", "eq", "bob"))
+    work = ValuePath(AttrPath(None, "emails"), And(cmp("type", "eq", "work"), cmp("value", "eq", "x")))
+    assert node == And(work, cmp("userName", "eq", "bob"))
 
 
 def test_surrounding_whitespace_is_tolerated():
