@@ -1,4 +1,4 @@
-"""SCIM authentication: the bearer token -> (actor, workspace), with scope `scim` (personal tokens only for /Me)."""
+"""SCIM authentication: bearer token -> (actor, workspace) with scope `scim`; personal tokens only for /Me."""
 
 from flask import g, request
 

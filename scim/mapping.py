@@ -1,4 +1,4 @@
-"""Members and groups <-> SCIM User and Group resources (RFC 7643 §4), and attribute projection (RFC 7644 §3.9).
+"""Members and groups <-> SCIM Users and Groups (RFC 7643 §4), and attribute projection (RFC 7644 §3.9).
 
 Storage: `Member.attributes` / `Group.attributes` hold the SCIM document as `validation.normalize_resource`
 returns it (core attributes at the top level, extensions under their URN), minus what lives elsewhere:

@@ -1,4 +1,4 @@
-"""Workspace-scoped SCIM reads and writes: Users <-> members, Groups <-> groups, and the group membership engine.
+"""Workspace-scoped SCIM reads and writes: Users <-> members, Groups <-> groups, and the membership engine.
 
 Every write runs inside `models.services.mutation()` (one transaction) and records what it changed with
 `change.record(...)`, including the IdP quirks `normalize_resource`/`apply_patch` applied. Nothing here reads
@@ -6,9 +6,9 @@ Every write runs inside `models.services.mutation()` (one transaction) and recor
 
 Users:
 - `userName` is unique per workspace, case-insensitively (`user_name_ci`, unique index) -> 409 uniqueness.
-- A Person is keyed by the user's primary email (else the first email, else the userName) and created when new;
-  it is fixed when the member is created: later email changes update the member, never re-point it to another
-  person (a provisioning client could otherwise hand a membership, or the ownership, to someone else).
+- A Person is keyed by the user's primary email (else the first email, else the userName) and created when
+  new; it is fixed when the member is created: later email changes update the member, never re-point it to
+  another person (a provisioning client could otherwise hand a membership, or the ownership, to someone else).
 - `active: false` suspends (status "suspended"), keeping roles and groups; `active: true` reactivates. A PUT
   without `active` keeps the status.
 - `roles` are the direct roles: `value` the role name, `type` the environment (it may be left out when the
@@ -22,8 +22,8 @@ Users:
 Groups and the membership engine:
 - `displayName` is unique per workspace, case-insensitively -> 409 uniqueness.
 - `members` are group_member rows, never part of the stored document. Adding inserts only the new rows
-  (INSERT ... ON CONFLICT DO NOTHING / INSERT OR IGNORE), removing deletes only the named rows; neither reads the
-  membership. Every referenced id must be a User of the same workspace, else 400 invalidValue.
+  (INSERT ... ON CONFLICT DO NOTHING / INSERT OR IGNORE), removing deletes only the named rows; neither reads
+  the membership. Every referenced id must be a User of the same workspace, else 400 invalidValue.
 - Nested groups are not supported: a member that is a Group of the workspace is refused with 400 invalidValue
   (Roster's groups grant roles to members; nesting would make effective privileges transitive and unbounded).
 - A PATCH locks the group row (PostgreSQL `SELECT ... FOR UPDATE`; SQLite write transactions are
@@ -35,7 +35,7 @@ import json
 from peewee import SQL, IntegrityError, fn
 
 from models.db import db, is_postgres, utcnow
-from models.directory import Group, GroupMember, Member, MemberRole, Person, Role
+from models.directory import Group, GroupMember, Member, MemberRole, Role
 from models.privileges import NO_ACCESS
 from models.services import mutation
 from models.services.workspaces import get_or_create_person
@@ -152,7 +152,8 @@ def members_of(workspace, group_ids):
     out = {gid: [] for gid in group_ids}
     if not group_ids:
         return out
-    rows = (GroupMember.select(GroupMember.group, Member.id, fn.COALESCE(Member.display_name, Member.user_name))
+    display = fn.COALESCE(Member.display_name, Member.user_name)
+    rows = (GroupMember.select(GroupMember.group, Member.id, display)
             .join(Member, on=(GroupMember.member == Member.id))
             .where(GroupMember.workspace == workspace.id, _in(GroupMember.group, group_ids))
             .order_by(GroupMember.group, GroupMember.id).tuples())
@@ -168,8 +169,9 @@ def render_users(workspace, members, projection, base_url):
     groups = groups_of(workspace, ids) if projection.returns("groups") else {}
     managers = (manager_names(workspace, members)
                 if projection.returns("manager", ENTERPRISE_USER_SCHEMA) else None)
-    return [projection.apply(mapping.user_to_scim(m, base_url, env_roles=roles.get(m.id), groups=groups.get(m.id),
-                                                  managers=managers)) for m in members]
+    return [projection.apply(mapping.user_to_scim(m, base_url, env_roles=roles.get(m.id),
+                                                  groups=groups.get(m.id), managers=managers))
+            for m in members]
 
 
 def render_groups(workspace, groups, projection, base_url):
@@ -179,7 +181,7 @@ def render_groups(workspace, groups, projection, base_url):
 
 
 def list_page(workspace, resource_type, where=None, order=None, offset=0, limit=100):
-    """Return (total, rows) of one page: `where` a compiled filter, `order` sort expressions (stable by id)."""
+    """Return (total, rows) of one page: `where` a compiled filter, `order` sort terms (then the id)."""
     model = Member if resource_type == USER else Group
     query = model.select(model.id).where(model.workspace == workspace.id)
     if where is not None:
@@ -394,7 +396,8 @@ def _update_user(change, workspace, member, before_doc, new_doc, quirks, roles_g
             raise _conflict("The owner of the workspace cannot be suspended through SCIM; transfer ownership "
                             "first")
         member.status = "active" if active else "suspended"
-        change.record("user.reactivated" if active else "user.deactivated", "user", member.id, member.user_name,
+        operation = "user.reactivated" if active else "user.deactivated"
+        change.record(operation, "user", member.id, member.user_name,
                       before={"active": old_active}, after={"active": active}, quirks=quirks)
         changed = True
     if stored != old_stored:
@@ -446,7 +449,8 @@ def delete_user(workspace, actor, member_id, options):
         member = get_member(workspace, member_id, lock=True)
         _check_if_match(member, options.if_match)
         if member.is_owner:
-            raise _conflict("The owner of the workspace cannot be deleted through SCIM; transfer ownership first")
+            raise _conflict("The owner of the workspace cannot be deleted through SCIM; transfer ownership "
+                            "first")
         change.record("user.deleted", "user", member.id, member.user_name,
                       before={"userName": member.user_name, "active": member.active})
         # ON DELETE CASCADE removes the member's group_member and member_role rows.
@@ -478,8 +482,9 @@ def check_member_ids(workspace, ids):
         bad = [i for i in ids if i not in found]
     if not bad:
         return
+    candidates = [b for b in bad if _valid_id(b)]
     groups = {row[0] for row in Group.select(Group.id)
-              .where(Group.workspace == workspace.id, _in(Group.id, [b for b in bad if _valid_id(b)])).tuples()}
+              .where(Group.workspace == workspace.id, _in(Group.id, candidates)).tuples()}
     if groups:
         raise InvalidValueError(f"Nested groups are not supported: {', '.join(sorted(groups)[:10])} "
                                 f"{'is a Group' if len(groups) == 1 else 'are Groups'}")
@@ -543,7 +548,8 @@ def remove_members_matching(change, workspace, group, node, base_url):
     attribute = schema.resolve(GROUP, None, "members")
     doomed, last = [], ""
     while True:
-        rows = (GroupMember.select(GroupMember.id, Member.id, fn.COALESCE(Member.display_name, Member.user_name))
+        display = fn.COALESCE(Member.display_name, Member.user_name)
+        rows = (GroupMember.select(GroupMember.id, Member.id, display)
                 .join(Member, on=(GroupMember.member == Member.id))
                 .where(GroupMember.group == group.id, GroupMember.workspace == workspace.id,
                        Member.id > last)
@@ -630,7 +636,8 @@ def _update_group_doc(change, workspace, group, old, new, quirks):
     columns = _group_columns(new)
     if new["displayName"] != old.get("displayName"):
         change.record("group.renamed", "group", group.id, new["displayName"],
-                      before={"displayName": old.get("displayName")}, after={"displayName": new["displayName"]},
+                      before={"displayName": old.get("displayName")},
+                      after={"displayName": new["displayName"]},
                       quirks=quirks)
     rest_before, rest_after = _diff({k: v for k, v in old.items() if k != "displayName"},
                                     {k: v for k, v in new.items() if k != "displayName"})
@@ -693,9 +700,4 @@ def delete_group(workspace, actor, group_id, options):
         change.record("group.deleted", "group", group.id, group.display_name,
                       before={"displayName": group.display_name})
         Group.delete().where(Group.id == group.id, Group.workspace == workspace.id).execute()
-
-
-def person_of(member):
-    """Return the Person behind a member."""
-    return Person.get_by_id(member.person_id)
 

@@ -5,7 +5,8 @@ index the page's ids come from the index alone, and only the rows of the page ar
 """
 
 STATEMENTS = [
-    'CREATE INDEX IF NOT EXISTS "member_workspace_id_created_at_id" ON "member" ("workspace_id", "created_at", "id")',
+    'CREATE INDEX IF NOT EXISTS "member_workspace_id_created_at_id" ON "member" '
+    '("workspace_id", "created_at", "id")',
     'CREATE INDEX IF NOT EXISTS "member_group_workspace_id_created_at_id" ON "member_group" '
     '("workspace_id", "created_at", "id")',
 ]

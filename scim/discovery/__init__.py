@@ -19,7 +19,8 @@ def service_provider_config(base_url, max_results):
     return {
         "schemas": [SERVICE_PROVIDER_CONFIG_SCHEMA],
         "patch": {"supported": True},
-        "bulk": {"supported": True, "maxOperations": BULK_MAX_OPERATIONS, "maxPayloadSize": BULK_MAX_PAYLOAD_SIZE},
+        "bulk": {"supported": True, "maxOperations": BULK_MAX_OPERATIONS,
+                 "maxPayloadSize": BULK_MAX_PAYLOAD_SIZE},
         "filter": {"supported": True, "maxResults": max_results},
         "changePassword": {"supported": False},
         "sort": {"supported": True},
@@ -27,7 +28,8 @@ def service_provider_config(base_url, max_results):
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
             "name": "OAuth Bearer Token",
-            "description": "A workspace service token with the scim scope, sent as Authorization: Bearer <token>",
+            "description": "A workspace service token with the scim scope, sent as "
+                           "Authorization: Bearer <token>",
             "specUri": "https://www.rfc-editor.org/rfc/rfc6750",
                 "primary": True,
         }],
@@ -47,7 +49,8 @@ def resource_type(name, base_url):
         "description": spec["description"],
         "schema": spec["schema"],
         "schemaExtensions": [{"schema": urn, "required": False} for urn in spec["extensions"]],
-        "meta": {"resourceType": "ResourceType", "location": f"{base_url}{ROOT}/ResourceTypes/{spec['name']}"},
+        "meta": {"resourceType": "ResourceType",
+                 "location": f"{base_url}{ROOT}/ResourceTypes/{spec['name']}"},
     }
 
 

@@ -1,4 +1,4 @@
-"""The SCIM 2.0 blueprint at /scim/v2 and what every view shares: auth, body parsing, options, error rendering.
+"""The SCIM 2.0 blueprint at /scim/v2 and what every view shares: auth, body parsing, options, errors.
 
 Views only glue: parse the request, call `scim.repository`, render with `scim.mapping`, answer with
 `scim.responses`. Unknown query parameters are ignored on every path (Entra's `?aadOptscim062020`).
@@ -59,10 +59,11 @@ def max_results():
 
 
 def json_body():
-    """Return the parsed JSON body; 400 invalidSyntax for another media type or malformed JSON (RFC 7644 §3.8)."""
+    """Return the parsed JSON body; 400 invalidSyntax for another media type or bad JSON (RFC 7644 §3.8)."""
     mimetype = (request.mimetype or "").lower()
     if mimetype and mimetype not in JSON_TYPES:
-        raise InvalidSyntaxError(f"Send the body as application/scim+json or application/json, not {mimetype}")
+        raise InvalidSyntaxError(f"Send the body as application/scim+json or application/json, "
+                                 f"not {mimetype}")
     raw = request.get_data(cache=True)
     if len(raw) > BULK_MAX_PAYLOAD_SIZE:
         raise PayloadTooLargeError(f"The request body exceeds maxPayloadSize ({BULK_MAX_PAYLOAD_SIZE} bytes)")
@@ -111,7 +112,7 @@ def not_modified_response(row):
 
 def has_projection():
     """Tell whether the request names attributes or excludedAttributes."""
-    return _get(request.args, "attributes") is not None or _get(request.args, "excludedAttributes") is not None
+    return any(_get(request.args, key) is not None for key in ("attributes", "excludedAttributes"))
 
 
 from . import bulk, discovery, groups, me, search, users  # noqa: E402,F401

@@ -78,7 +78,8 @@ def _target(path, method):
         raise InvalidPathError(f"Unsupported bulk path {path}")
     resource_id = parts[1] if len(parts) == 2 else None
     if (method == "POST") != (resource_id is None):
-        raise InvalidPathError(f"{method} needs a path like {'/Users' if method == 'POST' else '/Users/<id>'}")
+        example = "/Users" if method == "POST" else "/Users/<id>"
+        raise InvalidPathError(f"{method} needs a path like {example}")
     return kinds[parts[0].lower()], resource_id
 
 
@@ -86,7 +87,8 @@ def _run(op, ids, base):
     """Run one operation; return its response entry."""
     path, data = _substitute(op.path, ids), _substitute(op.data, ids)
     resource_type, resource_id = _target(path, op.method)
-    opts = Options(base, strict=options().strict, if_match=op.version if isinstance(op.version, str) else None)
+    version = op.version if isinstance(op.version, str) else None
+    opts = Options(base, strict=options().strict, if_match=version)
     workspace, actor = g.workspace, g.scim_actor
     users = resource_type == repository.USER
     locate = user_location if users else group_location
@@ -128,7 +130,8 @@ def process(raw_operations, fail_on_errors):
 
     pending = list(ops)
     while pending:
-        # Forward references (RFC 7644 §3.7.2): run what is resolvable first; if nothing is, the rest is a cycle.
+        # Forward references (RFC 7644 §3.7.2): run what is resolvable first; if nothing is, the rest is a
+        # cycle.
         batch = [op for op in pending if not waiting_on(op)] or list(pending)
         for op in batch:
             pending.remove(op)

@@ -10,8 +10,8 @@ def operations_of(body):
     if not isinstance(body, dict):
         raise InvalidSyntaxError("A PATCH body must be a PatchOp JSON object")
     schemas = body.get("schemas")
-    if schemas is not None and (not isinstance(schemas, list)
-                                or PATCH_OP.lower() not in [s.lower() for s in schemas if isinstance(s, str)]):
+    named = [s.lower() for s in schemas if isinstance(s, str)] if isinstance(schemas, list) else []
+    if schemas is not None and PATCH_OP.lower() not in named:
         raise InvalidSyntaxError(f"A PATCH body's schemas must contain {PATCH_OP}")
     operations = _get(body, "Operations")
     if not isinstance(operations, list) or not operations:

@@ -11,10 +11,11 @@ from flask import g, request
 
 from models.directory import Group, GroupMember, Member
 
-from .. import repository
+from .. import repository, schema
 from ..constants import DEFAULT_COUNT, SEARCH_REQUEST
 from ..errors import InvalidFilterError, InvalidValueError
-from ..filters import compile_filter, group_resource_map, order_by, parse_filter, user_resource_map
+from ..filters import (And, Comparison, Not, Or, ValuePath, compile_filter, group_resource_map, order_by,
+                       parse_filter, user_resource_map)
 from ..responses import list_response
 from . import _get, base_url, bp, json_body, max_results, projection
 
@@ -64,10 +65,41 @@ class SearchRequest:
         self.source = source
 
 
-def _criteria(resource_type, search):
-    """Return (where, order) for one resource type."""
+def _known(resource_type, path):
+    return schema.resolve(resource_type, path.uri, path.name) is not None
+
+
+def restrict(node, resource_type):
+    """Fold a root-search filter for one type: attributes it lacks match nothing (RFC 7644 §3.4.3).
+
+    Returns the reduced node, True (matches everything) or False (matches nothing).
+    """
+    if isinstance(node, (Comparison, ValuePath)):
+        return node if _known(resource_type, node.path) else False
+    if isinstance(node, Not):
+        inner = restrict(node.expr, resource_type)
+        return (not inner) if isinstance(inner, bool) else Not(inner)
+    if isinstance(node, (And, Or)):
+        left, right = restrict(node.left, resource_type), restrict(node.right, resource_type)
+        absorbing = isinstance(node, Or)  # True absorbs an or, False absorbs an and
+        for side, other in ((left, right), (right, left)):
+            if isinstance(side, bool):
+                return absorbing if side is absorbing else other
+        return type(node)(left, right)
+    return node
+
+
+def _criteria(resource_type, search, root=False):
+    """Return (where, order) for one resource type; where is False when nothing of the type can match."""
     rmap = resource_map(resource_type)
-    where = compile_filter(search.filter, rmap) if search.filter is not None else None
+    node = search.filter
+    if node is not None and root:
+        node = restrict(node, resource_type)
+        if node is True:
+            node = None
+        elif node is False:
+            return False, None
+    where = compile_filter(node, rmap) if node is not None else None
     order = order_by(search.sort_by, rmap, search.descending)[:-1] if search.sort_by else None
     return where, order
 
@@ -83,17 +115,20 @@ def run_search(resource_types, search):
     """Answer a listing over one or more resource types as a ListResponse."""
     offset, limit = search.start_index - 1, search.count
     plans, first_error = [], None
+    root = len(resource_types) > 1
     for resource_type in resource_types:
         try:
-            plans.append((resource_type, *_criteria(resource_type, search)))
+            plans.append((resource_type, *_criteria(resource_type, search, root)))
         except (InvalidFilterError, InvalidValueError) as error:
-            if len(resource_types) == 1:
+            if not root:
                 raise
             first_error = first_error or error
-    if not plans:
-        raise first_error
+    if search.filter is not None and root and all(where is False for _, where, _ in plans):
+        raise first_error or InvalidFilterError("The filter names no attribute of any resource type")
     resources, total = [], 0
     for resource_type, where, order in plans:
+        if where is False:
+            continue
         type_total, rows = repository.list_page(g.workspace, resource_type, where, order,
                                                 offset=max(0, offset - total), limit=limit - len(resources))
         if offset < total + type_total and rows:

@@ -42,7 +42,8 @@ def replace_user(member_id):
 @bp.patch("/Users/<member_id>")
 def patch_user(member_id):
     """Patch a user; answer 200 with the resource (RFC 7644 §3.5.2)."""
-    member = repository.patch_user(g.workspace, g.scim_actor, member_id, operations_of(json_body()), options())
+    operations = operations_of(json_body())
+    member = repository.patch_user(g.workspace, g.scim_actor, member_id, operations, options())
     return user_response(repository.get_member(g.workspace, member.id))
 
 

@@ -42,7 +42,8 @@ def test_create_rfc_7644_3_3_example(workspace_setup):
     assert r.status_code == 201
     body = r.json
     assert r.headers["Content-Type"] == "application/scim+json"
-    assert r.headers["Location"] == body["meta"]["location"] == f"http://roster.test/scim/v2/Users/{body['id']}"
+    location = f"http://roster.test/scim/v2/Users/{body['id']}"
+    assert r.headers["Location"] == body["meta"]["location"] == location
     assert r.headers["ETag"] == body["meta"]["version"] == 'W/"1"'
     assert body["userName"] == "bjensen" and body["externalId"] == "bjensen" and body["active"] is True
     assert body["name"]["familyName"] == "Jensen"
@@ -57,15 +58,18 @@ def test_create_rfc_7644_3_3_example(workspace_setup):
 
 def test_entra_create_body_and_okta_create_body(workspace_setup):
     c = workspace_setup.scim_client
-    entra = {"schemas": [USER, ENTERPRISE], "externalId": "0a21f0f2", "userName": "Test_User_1", "active": True,
+    entra = {"schemas": [USER, ENTERPRISE], "externalId": "0a21f0f2", "userName": "Test_User_1",
+             "active": True,
              "emails": [{"primary": True, "type": "work", "value": "Test_User_1@testuser.com"}],
              "meta": {"resourceType": "User"}, "addresses": None,
-             "name": {"formatted": "givenName familyName", "familyName": "familyName", "givenName": "givenName"},
+             "name": {"formatted": "givenName familyName", "familyName": "familyName",
+                      "givenName": "givenName"},
              "roles": []}
     r = c.post("/scim/v2/Users", json=entra)
     assert r.status_code == 201, r.json
     assert "roles" not in r.json and "addresses" not in r.json
-    okta = {"schemas": [USER], "userName": "test.user@okta.local", "name": {"givenName": "Test", "familyName": "User"},
+    okta = {"schemas": [USER], "userName": "test.user@okta.local",
+            "name": {"givenName": "Test", "familyName": "User"},
             "emails": [{"primary": True, "value": "test.user@okta.local", "type": "work"}],
             "displayName": "Test User", "locale": "en-US", "externalId": "00ujl29u0le5T6Aj10h7", "groups": [],
             "password": "1mz050nq", "active": True}
@@ -221,8 +225,8 @@ def test_owner_cannot_be_deleted_suspended_or_demoted(workspace_setup):
     r = patch(c, path, {"op": "replace", "path": "active", "value": False})
     assert_error(r, 409)
     assert "cannot be suspended" in r.json["detail"]
-    assert_error(patch(c, path, {"op": "replace", "path": "roles", "value": [{"value": "Member", "type": "dev"}]}),
-                 409)
+    demote = {"op": "replace", "path": "roles", "value": [{"value": "Member", "type": "dev"}]}
+    assert_error(patch(c, path, demote), 409)
     assert c.get(path).json["active"] is True
 
 
