@@ -7,6 +7,7 @@ from models.services.tokens import authenticate
 from models.workspace import Workspace
 
 from .errors import ForbiddenError, UnauthorizedError
+from .idp import detect_idp
 
 SCIM_SCOPE = "scim"
 # Recognised from User-Agent so the provisioning log can say which IdP sent a request.
@@ -45,7 +46,7 @@ def require_service_token():
     workspace = Workspace.get_or_none(Workspace.id == actor.workspace_id)
     if workspace is None:
         raise UnauthorizedError()
-    actor.idp = _idp(workspace)
+    actor.idp = detect_idp(actor.user_agent, actor.token_label, workspace.setting("scim.default_idp"))
     g.workspace = workspace
     return actor
 

@@ -685,6 +685,8 @@ def patch_group(workspace, actor, group_id, operations, options):
         if result.member_ops:
             if _apply_member_ops(change, workspace, group, result.member_ops, options.base_url):
                 changed = True
+        for event in change.events:  # membership events carry the PATCH's quirks too (issue 4)
+            event.quirks = event.quirks or list(result.quirks)
         if changed:
             _bump(group)
     return group
