@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from models.db import db
+from models.db import db, is_postgres
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 
@@ -105,7 +105,7 @@ def _clean_tables(request):
         tables = [t for t in db.get_tables() if t != "schema_migration"]
         if not tables:
             return
-        if db.obj.__class__.__name__.startswith("Postgres"):
+        if is_postgres():
             db.execute_sql("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
         else:
             db.execute_sql("PRAGMA foreign_keys = OFF")

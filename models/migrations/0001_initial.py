@@ -3,6 +3,8 @@
 Frozen DDL as of this migration (generated from the models then); later changes get new migrations.
 """
 
+from peewee import PostgresqlDatabase
+
 DDL = {'postgres': ['CREATE TABLE "workspace" ("id" VARCHAR(36) NOT NULL PRIMARY KEY, "name" VARCHAR(200) NOT NULL, '
               '"slug" VARCHAR(64) NOT NULL, "logo_url" TEXT, "settings" JSONB NOT NULL, "environments" JSONB NOT '
               'NULL, "created_at" TIMESTAMP NOT NULL, "updated_at" TIMESTAMP NOT NULL)',
@@ -214,7 +216,7 @@ DDL = {'postgres': ['CREATE TABLE "workspace" ("id" VARCHAR(36) NOT NULL PRIMARY
 
 
 def up(migrator, db):
-    dialect = "postgres" if db.__class__.__name__.startswith("Postgres") else "sqlite"
+    dialect = "postgres" if isinstance(db, PostgresqlDatabase) else "sqlite"
     for statement in DDL[dialect]:
         db.execute_sql(statement)
 

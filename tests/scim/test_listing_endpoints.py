@@ -2,7 +2,7 @@
 
 import pytest
 
-from models.db import db
+from models.db import db, is_sqlite
 
 LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
@@ -145,7 +145,7 @@ def test_username_lookup_uses_the_index(people):
             Member.workspace == "w", compile_filter(parse_filter('userName eq "Bob"'),
                                                     user_resource_map(Member, GroupMember, Group)))
         sql, params = query.sql()
-        if db.obj.__class__.__name__.startswith("Sqlite"):
+        if is_sqlite():
             rows = db.execute_sql("EXPLAIN QUERY PLAN " + sql, params).fetchall()
             plan = " ".join(str(row) for row in rows)
             assert "member_workspace_id_user_name_ci" in plan, plan
