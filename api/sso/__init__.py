@@ -1,0 +1,1 @@
+"""SSO verification engines: SAML and OIDC checks with no database and no routes."""

@@ -1,0 +1,54 @@
+"""Check results shared by the SAML and OIDC engines."""
+from dataclasses import asdict, dataclass
+from typing import Any, Optional
+
+PASS = "pass"
+WARN = "warn"
+FAIL = "fail"
+INFO = "info"
+STATUSES = (PASS, WARN, FAIL, INFO)
+
+PASSED = "passed"
+PASSED_WITH_WARNINGS = "passed_with_warnings"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One verified fact about a connection, with a stable id and a fix when it fails."""
+
+    id: str
+    stage: str
+    status: str
+    message: str
+    fix: Optional[str] = None
+    detail: Optional[Any] = None
+
+    def __post_init__(self):
+        if self.status not in STATUSES:
+            raise ValueError(f"Check status must be one of {', '.join(STATUSES)}, not {self.status!r}")
+
+    def to_dict(self):
+        """Return the check as a JSON-ready dict."""
+        return asdict(self)
+
+
+def summarize(checks):
+    """Return (status, summary) for a list of checks: passed, passed_with_warnings or failed."""
+    failed = [c for c in checks if c.status == FAIL]
+    warned = [c for c in checks if c.status == WARN]
+    passed = [c for c in checks if c.status == PASS]
+    if failed:
+        first = failed[0].message
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        return FAILED, f"{len(failed)} check(s) failed: {first}{more}"
+    if not passed:
+        return FAILED, "No check passed"
+    if warned:
+        return PASSED_WITH_WARNINGS, f"{len(passed)} check(s) passed with {len(warned)} warning(s)"
+    return PASSED, f"All {len(passed)} check(s) passed"
+
+
+def failed(checks):
+    """Return True when any check failed."""
+    return any(c.status == FAIL for c in checks)
