@@ -52,3 +52,19 @@ def summarize(checks):
 def failed(checks):
     """Return True when any check failed."""
     return any(c.status == FAIL for c in checks)
+
+
+def _normalize_domains(domains):
+    return sorted({d.strip().lower().lstrip("@").rstrip(".") for d in (domains or ()) if d and d.strip()})
+
+
+def check_email_domain(email, allowed_domains, check_id, stage):
+    """Return a check that the email's domain is one of the connection's domains."""
+    domains = _normalize_domains(allowed_domains)
+    domain = email.rsplit("@", 1)[-1].strip().lower().rstrip(".")
+    if domain in domains:
+        return Check(check_id, stage, PASS, f"The email domain {domain} belongs to this connection")
+    return Check(check_id, stage, FAIL,
+                 f"The email domain {domain} is not among this connection's domains ({', '.join(domains) or 'none'})",
+                 fix="Sign in with an account of one of the connection's domains, or add the domain to the connection.",
+                 detail={"domain": domain, "allowed_domains": domains})

@@ -27,7 +27,7 @@ from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, md, saml, samlp
 from saml2.pack import http_redirect_message
 from saml2.sigver import CryptoBackendXmlSec1, SignatureError, XmlsecError
 
-from .checks import FAIL, INFO, PASS, WARN, Check
+from .checks import FAIL, INFO, PASS, WARN, Check, check_email_domain
 
 NS_MD = "urn:oasis:names:tc:SAML:2.0:metadata"
 NS_SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
@@ -623,22 +623,6 @@ def _extract_profile(assertion):
         "session_index": authn.get("SessionIndex") if authn is not None else None,
         "attributes": attributes,
     }
-
-
-def _normalize_domains(domains):
-    return sorted({d.strip().lower().lstrip("@").rstrip(".") for d in (domains or ()) if d and d.strip()})
-
-
-def check_email_domain(email, allowed_domains, check_id, stage):
-    """Return a check that the email's domain is one of the connection's domains."""
-    domains = _normalize_domains(allowed_domains)
-    domain = email.rsplit("@", 1)[-1].strip().lower().rstrip(".")
-    if domain in domains:
-        return Check(check_id, stage, PASS, f"The email domain {domain} belongs to this connection")
-    return Check(check_id, stage, FAIL,
-                 f"The email domain {domain} is not among this connection's domains ({', '.join(domains) or 'none'})",
-                 fix="Sign in with an account of one of the connection's domains, or add the domain to the connection.",
-                 detail={"domain": domain, "allowed_domains": domains})
 
 
 def _skew(max_clock_skew):

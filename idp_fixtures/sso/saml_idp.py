@@ -4,7 +4,6 @@ import html
 import re
 import secrets
 import shutil
-import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -14,11 +13,11 @@ from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, saml
 from saml2.config import IdPConfig
 from saml2.saml import NameID
 from saml2.server import Server
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from api.sso.saml import NAMEID_EMAIL, sp_metadata
 
+from .http import LocalServer
 from .keys import make_signing_key, temp_dir
 from .metadata import RSA_SHA1, RSA_SHA256, SHA1, SHA256, default_entity_id, render_metadata, sign_xml
 
@@ -338,13 +337,12 @@ class SamlIdpServer:
 
     def __init__(self, *, default_email="alice@example.com", **idp_options):
         self.default_email = default_email
-        self._http = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
-        self.url = f"http://127.0.0.1:{self._http.server_port}"
+        self._http = LocalServer(self._wsgi)
+        self.url = self._http.url
         self.idp = SamlIdp(base_url=self.url, **idp_options)
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
 
     def __enter__(self):
-        self._thread.start()
+        self._http.start()
         return self
 
     def __exit__(self, *exc):
@@ -352,10 +350,7 @@ class SamlIdpServer:
 
     def close(self):
         """Stop the HTTP server and remove the key files."""
-        self._http.shutdown()
-        self._http.server_close()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
+        self._http.close()
         self.idp.close()
 
     @property
