@@ -57,6 +57,7 @@ class SsoTestRun(BaseModel):
     nonce = CharField(100, null=True)  # OIDC
     code_verifier = TextField(null=True)  # OIDC PKCE verifier, encrypted like the client secret
     login_url = TextField(null=True)
+    context = JSONField(null=True)  # what the answer is checked against: OIDC discovery, fetched SAML metadata
     config_version = IntegerField(default=1)
     started_by = CharField(200, default="")
     summary = TextField(default="")

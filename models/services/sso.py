@@ -397,26 +397,36 @@ class TestStart:
     request_id: str | None = None
     nonce: str | None = None
     code_verifier: str | None = None
+    context: dict | None = None
 
 
 def _check_dicts(checks):
     return [c.to_dict() if hasattr(c, "to_dict") else dict(c) for c in checks]
 
 
+def _fetcher(workspace):
+    from api.sso.fetch import fetch_url
+    allow = workspace.setting("sso.allow_private_network")
+
+    def fetch(url, **kwargs):
+        return fetch_url(url, allow_private_network=allow, **kwargs)
+    return fetch
+
+
 def prepare_saml_test(workspace, connection, site):
     """Run the metadata checks (re-fetching metadata_url) and build the AuthnRequest; return TestStart."""
     from api.sso.checks import FAIL, PASS, Check
-    from api.sso.fetch import FetchError, fetch_url
+    from api.sso.fetch import FetchError
     from api.sso.saml import SamlError, check_metadata, start_login
     config = connection.config or {}
     checks = []
-    xml = config.get("metadata_xml")
+    xml, context = config.get("metadata_xml"), None
     if config.get("metadata_url"):
         try:
-            xml = fetch_url(config["metadata_url"],
-                            allow_private_network=workspace.setting("sso.allow_private_network")).text
+            xml = _fetcher(workspace)(config["metadata_url"]).text
             checks.append(Check("saml.metadata.fetch", "metadata", PASS,
                                 f"Fetched the IdP metadata from {config['metadata_url']}"))
+            context = {"metadata_xml": xml}
         except FetchError as exc:
             checks.append(Check("saml.metadata.fetch", "metadata", FAIL, f"Cannot fetch the IdP metadata: {exc}",
                                 fix="Check the metadata URL, or paste the metadata XML instead."))
@@ -429,14 +439,37 @@ def prepare_saml_test(workspace, connection, site):
         checks.append(Check("saml.request", "request", FAIL, f"Cannot send a sign-in request to this IdP: {exc}",
                             fix="Import metadata with an HTTP-Redirect SingleSignOnService endpoint."))
         return TestStart(checks=checks)
-    return TestStart(checks=checks, login_url=login_url, state=state, request_id=request_id)
+    return TestStart(checks=checks, login_url=login_url, state=state, request_id=request_id, context=context)
+
+
+def prepare_oidc_test(workspace, connection, site):
+    """Check discovery and keys, then build the authorization URL (PKCE S256, nonce, state); return TestStart."""
+    from api.sso.checks import FAIL, Check
+    from api.sso.oidc import authorization_request, discover, fetch_jwks
+    config = connection.config or {}
+    fetch = _fetcher(workspace)
+    checks, provider = discover(config["issuer"], fetch)
+    if provider is None:
+        return TestStart(checks=checks)
+    jwks_checks, jwks = fetch_jwks(provider.jwks_uri, fetch)
+    checks += jwks_checks
+    if jwks is None:
+        return TestStart(checks=checks)
+    try:
+        site.unseal(connection.secret or "")
+    except InvalidError as exc:
+        checks.append(Check("oidc.client_secret", "config", FAIL, exc.message,
+                            fix="PATCH the connection with the client secret again."))
+        return TestStart(checks=checks)
+    request = authorization_request(provider, client_id=config["client_id"], redirect_uri=site.redirect_uri(connection))
+    return TestStart(checks=checks, login_url=request.url, state=request.state, nonce=request.nonce,
+                     code_verifier=request.code_verifier, context={"provider": provider.raw})
 
 
 def prepare_test(workspace, connection, site):
     """Run a test's static stage for the connection's provider; return TestStart."""
     if connection.provider == "saml":
         return prepare_saml_test(workspace, connection, site)
-    from .sso_oidc import prepare_oidc_test
     return prepare_oidc_test(workspace, connection, site)
 
 
@@ -448,7 +481,8 @@ def start_test(change, workspace, connection, start, site, started_by=""):
     run = SsoTestRun(workspace=workspace.id, connection=connection.id, provider=connection.provider,
                      state_hash=hash_state(start.state or secrets.token_urlsafe(24)), request_id=start.request_id,
                      nonce=start.nonce, code_verifier=site.seal(start.code_verifier) if start.code_verifier else None,
-                     login_url=start.login_url, config_version=connection.config_version,
+                     login_url=start.login_url, context=start.context,
+                     config_version=connection.config_version,
                      started_by=started_by[:200], checks=checks, created_at=now, expires_at=now + RUN_TTL)
     if start.login_url:
         run.status = "pending_login"
@@ -522,10 +556,61 @@ def finish_test(change, connection, run, live_checks, profile, consume=()):
     status, summary = summarize(static + live)
     now = utcnow()
     updated = SsoTestRun.update(status=status, summary=summary, checks=run.checks + _check_dicts(live),
-                                profile=profile or None, finished_at=now, nonce=None, code_verifier=None).where(
+                                profile=profile or None, finished_at=now, nonce=None, code_verifier=None,
+                                context=None).where(
         SsoTestRun.id == run.id, SsoTestRun.status == "pending_login").execute()
     if not updated:
         raise ConflictError("This test run has already finished; an answer is accepted once")
     run = SsoTestRun.get_by_id(run.id)
     _set_last_test(change, connection, run)
     return run
+
+
+def _changed_during_test(connection, run, check_id):
+    from api.sso.checks import FAIL, Check
+    if run.config_version == connection.config_version:
+        return None
+    return Check(check_id, "config", FAIL, "The connection's configuration changed after this test started",
+                 fix="Start a new test.")
+
+
+def verify_saml_answer(connection, run, saml_response, site):
+    """Verify a SAML Response posted for a pending run; return (live checks, profile, ids to consume)."""
+    from api.sso.checks import PASS
+    from api.sso.saml import verify_response
+    changed = _changed_during_test(connection, run, "saml.config")
+    if changed:
+        return [changed], None, []
+    xml = (run.context or {}).get("metadata_xml") or connection.config["metadata_xml"]
+    checks, profile, ids = verify_response(
+        saml_response, idp_metadata_xml=xml, sp_entity_id=site.sp_entity_id(connection),
+        acs_url=site.acs_url(connection), expected_request_id=run.request_id, allowed_domains=connection.domains,
+        consumed_ids=consumed_ids(connection))
+    signed = any(c.id == "saml.response.signature" and c.status == PASS for c in checks)
+    return checks, profile, [v for v in (ids or {}).values() if v] if signed else []
+
+
+def verify_oidc_answer(workspace, connection, run, args, site):
+    """Finish an OIDC test from the callback's query (code or error); return (live checks, profile)."""
+    from api.sso.checks import FAIL, PASS, Check
+    from api.sso.oidc import ProviderMetadata, finish_login
+    changed = _changed_during_test(connection, run, "oidc.config")
+    if changed:
+        return [changed], None
+    if args.get("error"):
+        # RFC 6749 §4.1.2.1: the provider reports a refused authorization as error (+ error_description).
+        error, description = str(args.get("error"))[:200], str(args.get("error_description") or "")[:500]
+        return [Check("oidc.authorize", "authorize", FAIL, f"The provider refused the sign-in: {error}"
+                      + (f" ({description})" if description else ""),
+                      fix="Check the app's redirect URI and that the user is assigned to the app.",
+                      detail={"error": error, "error_description": description or None})], None
+    code = args.get("code")
+    if not code or len(code) > 2000:
+        return [Check("oidc.authorize", "authorize", FAIL, "The callback carries no authorization code")], None
+    checks = [Check("oidc.authorize", "authorize", PASS, "The provider returned an authorization code for this test")]
+    provider = ProviderMetadata.from_dict(run.context["provider"])
+    live, profile = finish_login(provider, code=code, code_verifier=site.unseal(run.code_verifier), nonce=run.nonce,
+                                 client_id=connection.config["client_id"], client_secret=site.unseal(connection.secret),
+                                 redirect_uri=site.redirect_uri(connection), fetch=_fetcher(workspace),
+                                 allowed_domains=connection.domains)
+    return checks + live, profile
