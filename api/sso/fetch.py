@@ -160,7 +160,7 @@ def _open(scheme, host, port, address, timeout):
 def _read_limited(response, url, max_bytes, deadline, sock_timeout):
     length = response.getheader("Content-Length")
     if length and length.isdigit() and int(length) > max_bytes:
-        raise FetchError(f"{url} answered {length} bytes, more than the limit of {max_bytes}")
+        raise FetchError(f"{url} answered {length} bytes, more than the limit of {max_bytes} bytes")
     chunks, total = [], 0
     while True:
         if time.monotonic() > deadline:

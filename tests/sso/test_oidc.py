@@ -1,0 +1,257 @@
+from datetime import datetime, timedelta, timezone
+from functools import partial
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from api.sso import oidc
+from api.sso.checks import summarize
+from api.sso.fetch import FetchError, fetch_url
+from idp_fixtures.sso import TOKEN_ATTACKS, OidcProvider
+
+from .conftest import by_id, failures
+
+REDIRECT_URI = "https://roster.example.test/sso/conn-2/callback"
+fetch = partial(fetch_url, allow_private_network=True)
+
+
+@pytest.fixture
+def provider_metadata(oidc_provider):
+    checks, provider = oidc.discover(oidc_provider.issuer, fetch)
+    assert failures(checks) == []
+    return provider
+
+
+def run_flow(oidc_provider, provider, email="alice@example.com", auth_method=None, **overrides):
+    request = oidc.authorization_request(provider, client_id=oidc_provider.client_id, redirect_uri=REDIRECT_URI,
+                                         state="run-7")
+    callback = parse_qs(urlsplit(oidc_provider.login(request.url, email)).query)
+    assert callback["state"] == ["run-7"]
+    options = dict(code=callback["code"][0], code_verifier=request.code_verifier, nonce=request.nonce,
+                   client_id=oidc_provider.client_id, client_secret=oidc_provider.client_secret,
+                   redirect_uri=REDIRECT_URI, fetch=fetch, allowed_domains=["example.com"], auth_method=auth_method)
+    options.update(overrides)
+    return oidc.finish_login(provider, **options)
+
+
+def test_discovery_checks(oidc_provider):
+    checks, provider = oidc.discover(oidc_provider.issuer, fetch)
+    assert failures(checks) == []
+    assert summarize(checks)[0] == "passed"
+    assert provider.jwks_uri == f"{oidc_provider.issuer}/jwks"
+    assert provider.code_challenge_methods == ["S256"]
+
+
+def test_discovery_issuer_must_match_exactly(oidc_provider):
+    checks, provider = oidc.discover(oidc_provider.issuer + "/", fetch)
+    assert failures(checks) == ["oidc.discovery.issuer"]
+    assert provider is None
+
+
+def test_discovery_refuses_loopback_by_default(oidc_provider):
+    checks, provider = oidc.discover(oidc_provider.issuer, fetch_url)
+    assert failures(checks) == ["oidc.discovery.fetch"]
+    assert "sso.allow_private_network" in checks[0].message
+    assert provider is None
+
+
+def static(document):
+    def fake_fetch(url, **kwargs):
+        if isinstance(document, Exception):
+            raise document
+        return document
+    return fake_fetch
+
+
+def good_document(**changes):
+    document = {"issuer": "https://op.example.test", "authorization_endpoint": "https://op.example.test/a",
+                "token_endpoint": "https://op.example.test/t", "jwks_uri": "https://op.example.test/k",
+                "response_types_supported": ["code"], "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": ["RS256"]}
+    document.update(changes)
+    return {k: v for k, v in document.items() if v is not None}
+
+
+def test_discovery_missing_fields():
+    import json
+    checks, provider = oidc.discover("https://op.example.test", static(json.dumps(good_document(jwks_uri=None))))
+    assert failures(checks) == ["oidc.discovery.required_fields"]
+    assert checks[-1].detail == {"missing": ["jwks_uri"]}
+
+
+def test_discovery_hmac_only_provider_fails():
+    import json
+    document = good_document(id_token_signing_alg_values_supported=["HS256", "none"])
+    checks, _ = oidc.discover("https://op.example.test", static(json.dumps(document)))
+    assert failures(checks) == ["oidc.discovery.signing_algorithms"]
+
+
+def test_discovery_without_pkce_warns_and_defaults_basic_auth():
+    import json
+    checks, provider = oidc.discover("https://op.example.test", static(json.dumps(good_document())))
+    assert by_id(checks)["oidc.discovery.pkce"] == "warn"
+    assert provider.token_auth_methods == ["client_secret_basic"]
+
+
+@pytest.mark.parametrize("answer", [b"<html>", b"[1, 2]", FetchError("boom")])
+def test_discovery_unreadable(answer):
+    checks, provider = oidc.discover("https://op.example.test", static(answer))
+    assert failures(checks) == ["oidc.discovery.fetch"]
+
+
+def test_authorization_url_has_pkce_nonce_state(provider_metadata, oidc_provider):
+    request = oidc.authorization_request(provider_metadata, client_id="c1", redirect_uri=REDIRECT_URI, state="s1")
+    query = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
+    assert query["code_challenge_method"] == "S256"
+    assert query["code_challenge"] == oidc.pkce_challenge(request.code_verifier)
+    assert query["nonce"] == request.nonce and query["state"] == "s1"
+    assert query["scope"] == "openid email profile" and query["response_type"] == "code"
+    assert 43 <= len(request.code_verifier) <= 128
+
+
+def test_pkce_challenge_rfc7636_appendix_b():
+    assert oidc.pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == \
+        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+
+
+@pytest.mark.parametrize("auth_method", ["client_secret_basic", "client_secret_post"])
+def test_full_code_flow_passes(oidc_provider, provider_metadata, auth_method):
+    checks, profile = run_flow(oidc_provider, provider_metadata, auth_method=auth_method)
+    assert failures(checks) == []
+    assert summarize(checks)[0] == "passed"
+    assert profile["email"] == "alice@example.com"
+    assert profile["claims"]["iss"] == oidc_provider.issuer
+    assert "nonce" not in profile["claims"]
+
+
+def test_wrong_pkce_verifier_refused_by_provider(oidc_provider, provider_metadata):
+    checks, profile = run_flow(oidc_provider, provider_metadata, code_verifier="x" * 50)
+    assert failures(checks) == ["oidc.token.exchange"]
+    assert "PKCE" in checks[0].message
+    assert profile == {}
+
+
+def test_wrong_client_secret_explained(oidc_provider, provider_metadata):
+    checks, _ = run_flow(oidc_provider, provider_metadata, client_secret="wrong")
+    assert failures(checks) == ["oidc.token.exchange"]
+    assert "invalid_client" in checks[0].message and "client secret" in checks[0].fix
+
+
+def test_code_is_single_use(oidc_provider, provider_metadata):
+    request = oidc.authorization_request(provider_metadata, client_id=oidc_provider.client_id,
+                                         redirect_uri=REDIRECT_URI)
+    code = parse_qs(urlsplit(oidc_provider.login(request.url)).query)["code"][0]
+    options = dict(code=code, code_verifier=request.code_verifier, client_id=oidc_provider.client_id,
+                   client_secret=oidc_provider.client_secret, redirect_uri=REDIRECT_URI, fetch=fetch)
+    assert failures(oidc.exchange_code(provider_metadata, **options)[0]) == []
+    checks, tokens = oidc.exchange_code(provider_metadata, **options)
+    assert failures(checks) == ["oidc.token.exchange"] and tokens is None
+
+
+def test_email_outside_domains_fails(oidc_provider, provider_metadata):
+    checks, profile = run_flow(oidc_provider, provider_metadata, email="bob@other.example")
+    assert failures(checks) == ["oidc.profile.email_domain"]
+    assert profile["email"] == "bob@other.example"
+
+
+def test_provider_key_rotation_followed():
+    with OidcProvider() as provider:
+        _, metadata = oidc.discover(provider.issuer, fetch)
+        old_jwks = provider.jwks()
+        provider.rotate_key()
+        token = provider.mint_id_token(nonce="n")
+        checks, _ = oidc.verify_id_token(token, old_jwks, issuer=provider.issuer, client_id=provider.client_id,
+                                         nonce="n")
+        assert failures(checks) == ["oidc.id_token.kid"]
+        assert "rotated" in [c for c in checks if c.status == "fail"][0].fix
+        checks, _ = run_flow(provider, metadata)
+        assert failures(checks) == []
+
+
+def verify(provider, token, **kwargs):
+    options = dict(issuer=provider.issuer, client_id=provider.client_id, nonce="n-1", allowed_domains=["example.com"])
+    options.update(kwargs)
+    return oidc.verify_id_token(token, kwargs.pop("jwks", provider.jwks()), **options)
+
+
+EXPECTED = {
+    "alg_none": ["oidc.id_token.algorithm"],
+    "hs256_public_key": ["oidc.id_token.algorithm"],
+    "unknown_kid": ["oidc.id_token.kid"],
+    "embedded_jwk": ["oidc.id_token.signature"],
+    "embedded_jku": ["oidc.id_token.signature"],
+    "embedded_x5u": ["oidc.id_token.signature"],
+    "embedded_x5c": ["oidc.id_token.signature"],
+    "wrong_issuer": ["oidc.id_token.issuer"],
+    "wrong_audience": ["oidc.id_token.audience"],
+    "wrong_nonce": ["oidc.id_token.nonce"],
+    "expired": ["oidc.id_token.expiry", "oidc.id_token.issued_at"],
+    "future_iat": ["oidc.id_token.issued_at"],
+    "other_key": ["oidc.id_token.signature"],
+    "no_email": ["oidc.profile.email"],
+    "tamper": ["oidc.id_token.signature"],
+}
+
+
+def test_every_attack_has_an_expectation():
+    assert set(EXPECTED) == set(TOKEN_ATTACKS)
+
+
+@pytest.mark.parametrize("attack", TOKEN_ATTACKS)
+def test_attack_tokens_refused(oidc_provider, attack):
+    checks, profile = verify(oidc_provider, oidc_provider.mint_id_token(nonce="n-1", attack=attack))
+    assert failures(checks) == EXPECTED[attack]
+    assert summarize(checks)[0] == "failed"
+    if EXPECTED[attack][0] in ("oidc.id_token.algorithm", "oidc.id_token.kid", "oidc.id_token.signature"):
+        assert profile == {}
+
+
+@pytest.mark.parametrize("attack", ["embedded_jwk", "embedded_jku", "embedded_x5u", "embedded_x5c"])
+def test_embedded_header_keys_never_used(oidc_provider, attack):
+    checks, _ = verify(oidc_provider, oidc_provider.mint_id_token(nonce="n-1", attack=attack))
+    assert by_id(checks)["oidc.id_token.header_keys"] == "warn"
+
+
+def test_genuine_token_passes(oidc_provider):
+    checks, profile = verify(oidc_provider, oidc_provider.mint_id_token(nonce="n-1"))
+    assert failures(checks) == []
+    assert profile["sub"].startswith("user-")
+
+
+def test_token_without_kid_uses_the_only_key(oidc_provider):
+    import jwt
+    token = jwt.encode({"iss": oidc_provider.issuer, "aud": oidc_provider.client_id, "sub": "s", "nonce": "n-1",
+                        "iat": int(datetime.now(timezone.utc).timestamp()),
+                        "exp": int(datetime.now(timezone.utc).timestamp()) + 60, "email": "a@example.com"},
+                       oidc_provider.key, algorithm="RS256")
+    assert failures(verify(oidc_provider, token)[0]) == []
+    two_keys = {"keys": oidc_provider.jwks()["keys"] * 2}
+    assert failures(oidc.verify_id_token(token, two_keys, issuer=oidc_provider.issuer,
+                                         client_id=oidc_provider.client_id, nonce="n-1")[0]) == ["oidc.id_token.kid"]
+
+
+def test_multiple_audiences_need_matching_azp(oidc_provider):
+    token = oidc_provider.mint_id_token(nonce="n-1", aud=[oidc_provider.client_id, "other"])
+    assert failures(verify(oidc_provider, token)[0]) == ["oidc.id_token.audience"]
+    token = oidc_provider.mint_id_token(nonce="n-1", aud=[oidc_provider.client_id, "other"],
+                                        azp=oidc_provider.client_id)
+    assert failures(verify(oidc_provider, token)[0]) == []
+
+
+def test_unverified_email_warns(oidc_provider):
+    checks, _ = verify(oidc_provider, oidc_provider.mint_id_token(nonce="n-1", email_verified=False))
+    assert by_id(checks)["oidc.profile.email_verified"] == "warn"
+
+
+def test_leeway_bounded_and_clock_injected(oidc_provider):
+    token = oidc_provider.mint_id_token(nonce="n-1")
+    with pytest.raises(ValueError, match="leeway"):
+        verify(oidc_provider, token, leeway=3600)
+    later = datetime.now(timezone.utc) + timedelta(minutes=6)
+    assert "oidc.id_token.expiry" in failures(verify(oidc_provider, token, now=later)[0])
+
+
+@pytest.mark.parametrize("token", ["", "abc", "a.b.c", "eyJhbGciOiJSUzI1NiJ9.e30"])
+def test_garbage_tokens_fail_cleanly(oidc_provider, token):
+    checks, profile = verify(oidc_provider, token)
+    assert len(failures(checks)) == 1 and profile == {}
