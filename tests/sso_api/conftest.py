@@ -66,3 +66,11 @@ def checks_by_id(run):
     for check in run["checks"]:
         out.setdefault(check["id"], []).append(check["status"])
     return out
+
+
+def complete_oidc_login(client, provider, run, email=None):
+    """Sign in at the provider's login page and follow its redirect to Roster's callback; return the page."""
+    from urllib.parse import urlsplit
+    callback = provider.login(run["login_url"], email)
+    parts = urlsplit(callback)
+    return client.get(f"{parts.path}?{parts.query}")
