@@ -242,3 +242,20 @@ def test_run_of_another_connection_is_not_found(client, saml_setup, saml_idp):
     # The answer for one connection's run cannot be delivered to another connection's ACS.
     posted = saml_idp.login(run["login_url"], "alice@example.com")
     assert client.post(f"/sso/{other['id']}/acs", data=posted.form).status_code == 404
+
+
+def test_missing_xmlsec1_fails_the_run_clearly(client, saml_setup, saml_idp, monkeypatch):
+    from api.sso import saml
+
+    s, connection = saml_setup
+    run = start_test(s.admin_client, s.workspace, connection)
+    posted = saml_idp.login(run["login_url"], "alice@example.com")
+
+    def missing():
+        raise saml.XmlsecMissingError("xmlsec1 not found: SAML sign-in tests cannot verify signatures")
+    monkeypatch.setattr(saml, "_backend", missing)
+    page = post_acs(client, posted)
+    assert page.status_code == 200
+    result = get_run(s.admin_client, s.workspace, connection, run)
+    assert result["status"] == "failed" and failed_ids(result) == ["saml.xmlsec"]
+    assert "xmlsec1 not found" in page.get_data(as_text=True)
