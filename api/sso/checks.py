@@ -1,4 +1,5 @@
 """Check results shared by the SAML and OIDC engines."""
+
 from dataclasses import asdict, dataclass
 from typing import Any, Optional
 
@@ -64,7 +65,11 @@ def check_email_domain(email, allowed_domains, check_id, stage):
     domain = email.rsplit("@", 1)[-1].strip().lower().rstrip(".")
     if domain in domains:
         return Check(check_id, stage, PASS, f"The email domain {domain} belongs to this connection")
-    return Check(check_id, stage, FAIL,
-                 f"The email domain {domain} is not among this connection's domains ({', '.join(domains) or 'none'})",
-                 fix="Sign in with an account of one of the connection's domains, or add the domain to the connection.",
-                 detail={"domain": domain, "allowed_domains": domains})
+    return Check(
+        check_id,
+        stage,
+        FAIL,
+        f"The email domain {domain} is not among this connection's domains ({', '.join(domains) or 'none'})",
+        fix="Sign in with an account of one of the connection's domains, or add the domain to it.",
+        detail={"domain": domain, "allowed_domains": domains},
+    )

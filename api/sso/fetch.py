@@ -5,6 +5,7 @@ address (the Host header and TLS server name still carry the host name), so a DN
 changes between the check and the connection (DNS rebinding) cannot reach a refused address.
 Redirects are followed by hand and each hop is checked the same way.
 """
+
 import http.client
 import ipaddress
 import json
@@ -125,7 +126,9 @@ def _checked_target(url, allow_private_network):
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise FetchError(f"Only http and https URLs can be fetched, not {scheme or 'a URL without scheme'}: {url}")
+        raise FetchError(
+            f"Only http and https URLs can be fetched, not {scheme or 'a URL without scheme'}: {url}"
+        )
     if parts.username or parts.password:
         raise FetchError("URLs with a user name or password are refused")
     host = parts.hostname
@@ -175,8 +178,18 @@ def _read_limited(response, url, max_bytes, deadline, sock_timeout):
     return b"".join(chunks)
 
 
-def fetch_url(url, *, allow_private_network=False, timeout=DEFAULT_TIMEOUT, max_bytes=DEFAULT_MAX_BYTES,
-              method="GET", data=None, headers=None, max_redirects=MAX_REDIRECTS, allow_error_status=False):
+def fetch_url(
+    url,
+    *,
+    allow_private_network=False,
+    timeout=DEFAULT_TIMEOUT,
+    max_bytes=DEFAULT_MAX_BYTES,
+    method="GET",
+    data=None,
+    headers=None,
+    max_redirects=MAX_REDIRECTS,
+    allow_error_status=False,
+):
     """Fetch a URL over http(s) with address, size, time and redirect limits; raise FetchError."""
     deadline = time.monotonic() + timeout
     body = urlencode(data).encode() if isinstance(data, dict) else data

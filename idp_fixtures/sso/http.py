@@ -1,4 +1,5 @@
 """Serve a WSGI app on 127.0.0.1, an ephemeral port, in a daemon thread, without request logs."""
+
 import threading
 
 from werkzeug.serving import WSGIRequestHandler, make_server

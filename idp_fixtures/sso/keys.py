@@ -1,4 +1,5 @@
 """Make signing keys and self-signed certificates for the test IdPs at test time."""
+
 import os
 import tempfile
 from dataclasses import dataclass
@@ -41,8 +42,9 @@ class SigningKey:
         return key_path, cert_path
 
 
-def make_signing_key(common_name="Roster Test IdP", *, kind="rsa", bits=2048, not_before=None, not_after=None,
-                     valid_days=365):
+def make_signing_key(
+    common_name="Roster Test IdP", *, kind="rsa", bits=2048, not_before=None, not_after=None, valid_days=365
+):
     """Return a new SigningKey with a self-signed certificate valid from not_before to not_after."""
     if kind == "rsa":
         private_key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
@@ -53,8 +55,12 @@ def make_signing_key(common_name="Roster Test IdP", *, kind="rsa", bits=2048, no
     now = datetime.now(timezone.utc)
     not_before = not_before or now - timedelta(days=1)
     not_after = not_after or now + timedelta(days=valid_days)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Roster test fixtures")])
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Roster test fixtures"),
+        ]
+    )
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -66,7 +72,8 @@ def make_signing_key(common_name="Roster Test IdP", *, kind="rsa", bits=2048, no
         .sign(private_key, hashes.SHA256())
     )
     key_pem = private_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
     cert_pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
     return SigningKey(key_pem=key_pem, cert_pem=cert_pem, private_key=private_key, certificate=certificate)
 

@@ -1,10 +1,12 @@
 """Render IdP metadata from our templates in the shapes of Okta, Entra ID, Google and OneLogin."""
+
 import os
 import re
 import secrets
 import shutil
 import subprocess
 import tempfile
+import textwrap
 import uuid
 from datetime import datetime, timedelta, timezone
 from xml.sax.saxutils import escape
@@ -30,13 +32,15 @@ def default_entity_id(shape):
     raise ValueError(f"unknown metadata shape {shape!r}; one of {', '.join(SHAPES)}")
 
 
-def render_metadata(shape, *, entity_id, sso_url, certificate_b64, key_pem=None, valid_until=None, sha1=False):
+def render_metadata(
+    shape, *, entity_id, sso_url, certificate_b64, key_pem=None, valid_until=None, sha1=False
+):
     """Return IdP metadata XML of a vendor shape; Entra's shape is signed with key_pem like the real one."""
     if shape not in SHAPES:
         raise ValueError(f"unknown metadata shape {shape!r}; one of {', '.join(SHAPES)}")
     with open(os.path.join(TEMPLATES, f"{shape}.xml"), encoding="utf-8") as handle:
         template = handle.read()
-    wrapped = "\n".join(certificate_b64[i:i + 64] for i in range(0, len(certificate_b64), 64))
+    wrapped = "\n".join(textwrap.wrap(certificate_b64, 64))
     values = {
         "entity_id": entity_id,
         "sso_redirect_url": sso_url,
@@ -46,7 +50,9 @@ def render_metadata(shape, *, entity_id, sso_url, certificate_b64, key_pem=None,
         "certificate": certificate_b64,
         "certificate_wrapped": wrapped,
         "metadata_id": f"_{uuid.uuid4()}",
-        "valid_until": (valid_until or datetime.now(timezone.utc) + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "valid_until": (valid_until or datetime.now(timezone.utc) + timedelta(days=30)).strftime(
+            "%Y-%m-%dT%H:%M:%S.000Z"
+        ),
         "signature_method": RSA_SHA1 if sha1 else RSA_SHA256,
         "digest_method": SHA1 if sha1 else SHA256,
     }
@@ -54,7 +60,9 @@ def render_metadata(shape, *, entity_id, sso_url, certificate_b64, key_pem=None,
     if "<SignatureValue></SignatureValue>" in xml:
         if key_pem is None:
             raise ValueError(f"the {shape} shape is signed: pass key_pem")
-        xml = sign_xml(xml, key_pem, "urn:oasis:names:tc:SAML:2.0:metadata:EntityDescriptor", values["metadata_id"])
+        xml = sign_xml(
+            xml, key_pem, "urn:oasis:names:tc:SAML:2.0:metadata:EntityDescriptor", values["metadata_id"]
+        )
     return xml
 
 
@@ -71,8 +79,19 @@ def sign_xml(xml, key_pem, node_name, node_id):
             handle.write(key_pem)
         with open(in_path, "w", encoding="utf-8") as handle:
             handle.write(xml)
-        command = [binary, "--sign", "--privkey-pem", key_path, "--id-attr:ID", node_name,
-                   "--node-id", node_id, "--output", out_path, in_path]
+        command = [
+            binary,
+            "--sign",
+            "--privkey-pem",
+            key_path,
+            "--id-attr:ID",
+            node_name,
+            "--node-id",
+            node_id,
+            "--output",
+            out_path,
+            in_path,
+        ]
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise RuntimeError(f"xmlsec1 could not sign: {result.stderr}")

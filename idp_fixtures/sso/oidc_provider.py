@@ -1,4 +1,5 @@
 """A real OpenID provider on 127.0.0.1 (werkzeug, own thread) with switches that mint attack tokens."""
+
 import base64
 import hashlib
 import hmac
@@ -20,9 +21,23 @@ from werkzeug.wrappers import Request, Response
 
 from .http import LocalServer
 
-TOKEN_ATTACKS = ("alg_none", "hs256_public_key", "unknown_kid", "embedded_jwk", "embedded_jku", "embedded_x5u",
-                 "embedded_x5c", "wrong_issuer", "wrong_audience", "wrong_nonce", "expired", "future_iat",
-                 "other_key", "no_email", "tamper")
+TOKEN_ATTACKS = (
+    "alg_none",
+    "hs256_public_key",
+    "unknown_kid",
+    "embedded_jwk",
+    "embedded_jku",
+    "embedded_x5u",
+    "embedded_x5c",
+    "wrong_issuer",
+    "wrong_audience",
+    "wrong_nonce",
+    "expired",
+    "future_iat",
+    "other_key",
+    "no_email",
+    "tamper",
+)
 
 
 def _b64url(data):
@@ -42,8 +57,14 @@ def _new_key():
 class OidcProvider:
     """An OpenID provider: discovery, JWKS, a login page at /authorize, PKCE-checking /token."""
 
-    def __init__(self, *, client_id="roster-test-client", client_secret=None, default_email="alice@example.com",
-                 token_auth_methods=("client_secret_basic", "client_secret_post")):
+    def __init__(
+        self,
+        *,
+        client_id="roster-test-client",
+        client_secret=None,
+        default_email="alice@example.com",
+        token_auth_methods=("client_secret_basic", "client_secret_post"),
+    ):
         self.client_id = client_id
         self.client_secret = client_secret or secrets.token_urlsafe(24)
         self.default_email = default_email
@@ -72,8 +93,9 @@ class OidcProvider:
     @property
     def public_key_pem(self):
         """Return the provider's public key in PEM (what an HS256-confusion attacker would use as secret)."""
-        return self.key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                  serialization.PublicFormat.SubjectPublicKeyInfo)
+        return self.key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
 
     def jwks(self):
         """Return the provider's JSON Web Key Set."""
@@ -108,10 +130,18 @@ class OidcProvider:
         now = int(now if now is not None else time.time())
         email = email or self.default_email
         payload = {
-            "iss": self.issuer, "sub": "user-" + hashlib.sha256(email.encode()).hexdigest()[:16],
-            "aud": audience or self.client_id, "exp": now + 300, "iat": now, "auth_time": now,
-            "nonce": nonce, "email": email, "email_verified": True, "name": "Test User",
-            "given_name": "Test", "family_name": "User",
+            "iss": self.issuer,
+            "sub": "user-" + hashlib.sha256(email.encode()).hexdigest()[:16],
+            "aud": audience or self.client_id,
+            "exp": now + 300,
+            "iat": now,
+            "auth_time": now,
+            "nonce": nonce,
+            "email": email,
+            "email_verified": True,
+            "name": "Test User",
+            "given_name": "Test",
+            "family_name": "User",
         }
         payload.update(self.extra_claims)
         payload.update(claims)
@@ -189,8 +219,12 @@ class OidcProvider:
         return response(environ, start_response)
 
     def _json(self, value, status=200):
-        return Response(json.dumps(value), status=status, mimetype="application/json",
-                        headers={"Cache-Control": "no-store"})
+        return Response(
+            json.dumps(value),
+            status=status,
+            mimetype="application/json",
+            headers={"Cache-Control": "no-store"},
+        )
 
     def _discovery(self, request):
         return self._json(self.discovery())
@@ -202,22 +236,30 @@ class OidcProvider:
         params = request.args if request.method == "GET" else request.form
         problem = self._authorize_problem(params)
         if problem:
-            return Response(f"<!doctype html><p>Authorization error: {html.escape(problem)}</p>", status=400,
-                            mimetype="text/html")
+            return Response(
+                f"<!doctype html><p>Authorization error: {html.escape(problem)}</p>",
+                status=400,
+                mimetype="text/html",
+            )
         if request.method == "GET":
             return Response(_login_page(params, self.default_email), mimetype="text/html")
         code = secrets.token_urlsafe(24)
         with self._lock:
             self.codes[code] = {
-                "client_id": params["client_id"], "redirect_uri": params["redirect_uri"],
-                "nonce": params.get("nonce"), "challenge": params["code_challenge"],
-                "email": (params.get("email") or self.default_email).strip(), "expires": time.time() + 60,
+                "client_id": params["client_id"],
+                "redirect_uri": params["redirect_uri"],
+                "nonce": params.get("nonce"),
+                "challenge": params["code_challenge"],
+                "email": (params.get("email") or self.default_email).strip(),
+                "expires": time.time() + 60,
             }
         query = {"code": code}
         if params.get("state"):
             query["state"] = params["state"]
         separator = "&" if "?" in params["redirect_uri"] else "?"
-        return Response(status=302, headers={"Location": f"{params['redirect_uri']}{separator}{urlencode(query)}"})
+        return Response(
+            status=302, headers={"Location": f"{params['redirect_uri']}{separator}{urlencode(query)}"}
+        )
 
     def _authorize_problem(self, params):
         if params.get("client_id") != self.client_id:
@@ -246,31 +288,51 @@ class OidcProvider:
         with self._lock:
             grant = self.codes.pop(request.form.get("code", ""), None)
         if grant is None or grant["expires"] < time.time():
-            return self._json({"error": "invalid_grant", "error_description": "unknown, used or expired code"}, 400)
+            return self._json(
+                {"error": "invalid_grant", "error_description": "unknown, used or expired code"}, 400
+            )
         if grant["redirect_uri"] != request.form.get("redirect_uri"):
             return self._json({"error": "invalid_grant", "error_description": "redirect_uri mismatch"}, 400)
         verifier = request.form.get("code_verifier", "")
         # RFC 7636 §4.6: BASE64URL(SHA256(code_verifier)) must equal the code_challenge.
         if _b64url(hashlib.sha256(verifier.encode()).digest()) != grant["challenge"]:
-            return self._json({"error": "invalid_grant", "error_description": "PKCE verification failed"}, 400)
+            return self._json(
+                {"error": "invalid_grant", "error_description": "PKCE verification failed"}, 400
+            )
         id_token = self.mint_id_token(email=grant["email"], nonce=grant["nonce"], attack=self.attack)
-        return self._json({"access_token": secrets.token_urlsafe(24), "token_type": "Bearer", "expires_in": 300,
-                           "id_token": id_token})
+        return self._json(
+            {
+                "access_token": secrets.token_urlsafe(24),
+                "token_type": "Bearer",
+                "expires_in": 300,
+                "id_token": id_token,
+            }
+        )
 
 
 def _cert_for(private_key):
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Attacker")])
     now = datetime.now(timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(private_key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
-            .not_valid_after(now + timedelta(days=30)).sign(private_key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .sign(private_key, hashes.SHA256())
+    )
     return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode("ascii")
 
 
 def _login_page(params, email):
     e = html.escape
-    hidden = "".join(f'<input type="hidden" name="{e(name)}" value="{e(value)}">'
-                     for name, value in params.items() if name != "email")
+    hidden = "".join(
+        f'<input type="hidden" name="{e(name)}" value="{e(value)}">'
+        for name, value in params.items()
+        if name != "email"
+    )
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>Test OpenID provider sign-in</title></head>
 <body><h1>Test OpenID provider sign-in</h1>

@@ -1,4 +1,5 @@
 """An in-process SAML IdP built on pysaml2's Server, with switches that mint each attack case."""
+
 import base64
 import html
 import re
@@ -26,17 +27,38 @@ NS_SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
 NS_DS = "http://www.w3.org/2000/09/xmldsig#"
 EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
 ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
-for _prefix, _uri in (("samlp", NS_SAMLP), ("saml", NS_SAML), ("ds", NS_DS),
-                      ("xs", "http://www.w3.org/2001/XMLSchema"), ("xsi", "http://www.w3.org/2001/XMLSchema-instance")):
+for _prefix, _uri in (
+    ("samlp", NS_SAMLP),
+    ("saml", NS_SAML),
+    ("ds", NS_DS),
+    ("xs", "http://www.w3.org/2001/XMLSchema"),
+    ("xsi", "http://www.w3.org/2001/XMLSchema-instance"),
+):
     ET.register_namespace(_prefix, _uri)
 
 EVIL_EMAIL = "mallory@evil.example"
 OTHER_URL = "https://other-sp.example.test/acs"
-PRE_SIGN_ATTACKS = ("expired", "not_yet_valid", "wrong_audience", "wrong_destination", "wrong_recipient",
-                    "unsolicited", "wrong_issuer", "no_email")
-POST_SIGN_ATTACKS = ("tamper", "xsw_evil_first", "xsw_original_in_extensions", "xsw_original_in_signature_object",
-                     "xsw_duplicate_id", "xsw_response_wrap", "xsw_signature_moved", "xsw_unsigned_in_response_to",
-                     "comment_injection")
+PRE_SIGN_ATTACKS = (
+    "expired",
+    "not_yet_valid",
+    "wrong_audience",
+    "wrong_destination",
+    "wrong_recipient",
+    "unsolicited",
+    "wrong_issuer",
+    "no_email",
+)
+POST_SIGN_ATTACKS = (
+    "tamper",
+    "xsw_evil_first",
+    "xsw_original_in_extensions",
+    "xsw_original_in_signature_object",
+    "xsw_duplicate_id",
+    "xsw_response_wrap",
+    "xsw_signature_moved",
+    "xsw_unsigned_in_response_to",
+    "comment_injection",
+)
 KEY_ATTACKS = ("other_key",)
 ATTACKS = PRE_SIGN_ATTACKS + POST_SIGN_ATTACKS + KEY_ATTACKS
 WRAPPING_ATTACKS = tuple(a for a in POST_SIGN_ATTACKS if a.startswith("xsw_"))
@@ -74,8 +96,16 @@ class PostedResponse:
 class SamlIdp:
     """A SAML IdP: metadata in a vendor shape, AuthnRequest parsing and signed (or attacked) Responses."""
 
-    def __init__(self, *, shape="okta", base_url="https://idp.example.test", entity_id=None, key=None, sha1=False,
-                 attribute_email=True):
+    def __init__(
+        self,
+        *,
+        shape="okta",
+        base_url="https://idp.example.test",
+        entity_id=None,
+        key=None,
+        sha1=False,
+        attribute_email=True,
+    ):
         self.shape = shape
         self.base_url = base_url.rstrip("/")
         self.sso_url = f"{self.base_url}/sso"
@@ -94,9 +124,14 @@ class SamlIdp:
     def metadata_xml(self):
         """Return this IdP's metadata XML (stable until refresh_metadata())."""
         if self._metadata is None:
-            self._metadata = render_metadata(self.shape, entity_id=self.entity_id, sso_url=self.sso_url,
-                                             certificate_b64=self.metadata_key.cert_b64,
-                                             key_pem=self.metadata_key.key_pem, sha1=self.sha1)
+            self._metadata = render_metadata(
+                self.shape,
+                entity_id=self.entity_id,
+                sso_url=self.sso_url,
+                certificate_b64=self.metadata_key.cert_b64,
+                key_pem=self.metadata_key.key_pem,
+                sha1=self.sha1,
+            )
         return self._metadata
 
     def rotate_key(self):
@@ -121,20 +156,28 @@ class SamlIdp:
         if self._server is None:
             key_path, cert_path = self.key.write(self._dir)
             config = IdPConfig()
-            config.load({
-                "entityid": self.entity_id,
-                "service": {"idp": {
-                    "endpoints": {"single_sign_on_service": [(self.sso_url, BINDING_HTTP_REDIRECT),
-                                                             (self.sso_url, BINDING_HTTP_POST)]},
-                    "policy": {"default": {"lifetime": {"minutes": 5}}},
-                    "name_id_format": [NAMEID_EMAIL],
-                }},
-                "key_file": key_path,
-                "cert_file": cert_path,
-                "xmlsec_binary": shutil.which("xmlsec1"),
-                "metadata": {"inline": list(self._sps.values())},
-                "delete_tmpfiles": True,
-            })
+            config.load(
+                {
+                    "entityid": self.entity_id,
+                    "service": {
+                        "idp": {
+                            "endpoints": {
+                                "single_sign_on_service": [
+                                    (self.sso_url, BINDING_HTTP_REDIRECT),
+                                    (self.sso_url, BINDING_HTTP_POST),
+                                ]
+                            },
+                            "policy": {"default": {"lifetime": {"minutes": 5}}},
+                            "name_id_format": [NAMEID_EMAIL],
+                        }
+                    },
+                    "key_file": key_path,
+                    "cert_file": cert_path,
+                    "xmlsec_binary": shutil.which("xmlsec1"),
+                    "metadata": {"inline": list(self._sps.values())},
+                    "delete_tmpfiles": True,
+                }
+            )
             self._server = Server(config=config)
         return self._server
 
@@ -146,8 +189,12 @@ class SamlIdp:
             if issuer and issuer not in self._sps and peek.assertion_consumer_service_url:
                 self.trust_sp(sp_metadata(issuer, peek.assertion_consumer_service_url))
         message = self.server.parse_authn_request(saml_request, binding).message
-        return AuthnRequestInfo(id=message.id, acs_url=message.assertion_consumer_service_url,
-                                sp_entity_id=message.issuer.text.strip(), relay_state=relay_state)
+        return AuthnRequestInfo(
+            id=message.id,
+            acs_url=message.assertion_consumer_service_url,
+            sp_entity_id=message.issuer.text.strip(),
+            relay_state=relay_state,
+        )
 
     def login(self, redirect_url, email, **options):
         """Play the browser and the user: read a Redirect-binding URL and return the POST for the ACS."""
@@ -158,9 +205,13 @@ class SamlIdp:
         form = {"SAMLResponse": saml_response}
         if relay_state is not None:
             form["RelayState"] = relay_state
-        return PostedResponse(acs_url=request.acs_url, saml_response=saml_response, relay_state=relay_state, form=form)
+        return PostedResponse(
+            acs_url=request.acs_url, saml_response=saml_response, relay_state=relay_state, form=form
+        )
 
-    def respond(self, request, email, *, attributes=None, sign="assertion", attack=None, native=False, now=None):
+    def respond(
+        self, request, email, *, attributes=None, sign="assertion", attack=None, native=False, now=None
+    ):
         """Return a base64 SAML Response to the request, signed as asked, with an optional attack applied."""
         if sign not in SIGN_CHOICES:
             raise ValueError(f"sign must be one of {SIGN_CHOICES}")
@@ -173,19 +224,33 @@ class SamlIdp:
         if self.attribute_email and attack != "no_email":
             identity["email"] = [email]
         identity.update(attributes or {})
-        name_id = NameID(format=NAMEID_EMAIL, text=email) if attack != "no_email" else \
-            NameID(format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent", text=secrets.token_hex(8))
+        name_id = (
+            NameID(format=NAMEID_EMAIL, text=email)
+            if attack != "no_email"
+            else NameID(
+                format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent", text=secrets.token_hex(8)
+            )
+        )
         sign_alg = RSA_SHA1 if self.sha1 else RSA_SHA256
         digest_alg = SHA1 if self.sha1 else SHA256
         kwargs = dict(
-            identity=identity, in_response_to=request.id, destination=request.acs_url,
-            sp_entity_id=request.sp_entity_id, name_id=name_id,
+            identity=identity,
+            in_response_to=request.id,
+            destination=request.acs_url,
+            sp_entity_id=request.sp_entity_id,
+            name_id=name_id,
             authn={"class_ref": saml.AUTHN_PASSWORD_PROTECTED, "authn_auth": self.entity_id},
         )
         if native and attack is None:
-            xml = str(self.server.create_authn_response(
-                **kwargs, sign_response=sign in ("response", "both"), sign_assertion=sign in ("assertion", "both"),
-                sign_alg=sign_alg, digest_alg=digest_alg))
+            xml = str(
+                self.server.create_authn_response(
+                    **kwargs,
+                    sign_response=sign in ("response", "both"),
+                    sign_assertion=sign in ("assertion", "both"),
+                    sign_alg=sign_alg,
+                    digest_alg=digest_alg,
+                )
+            )
             return base64.b64encode(xml.encode("utf-8")).decode("ascii")
         unsigned = str(self.server.create_authn_response(**kwargs, sign_response=False, sign_assertion=False))
         root = ET.fromstring(unsigned)
@@ -310,13 +375,15 @@ def _post_sign(xml, attack, email, request_id):
         xml = xml.replace(original, _evil_copy(original, email))
         return _after_response_issuer(xml, f"<samlp:Extensions>{original}</samlp:Extensions>")
     if attack == "xsw_response_wrap":
-        # XSW1: a new response with a forged assertion; the genuine signed response sits in the signature's Object.
-        signature = _SIGNATURE.search(xml[:xml.index("<saml:Assertion")]).group(0)
+        # XSW1: a new response with a forged assertion; the genuine signed one sits in the signature's Object.
+        signature = _SIGNATURE.search(xml[: xml.index("<saml:Assertion")]).group(0)
         body = re.sub(r"^<samlp:Response\b[^>]*>", "", xml)
         head = re.match(r"^<samlp:Response\b[^>]*>", xml).group(0)
         head = re.sub(r'\bID="[^"]+"', f'ID="{evil_id}"', head, count=1)
         forged_body = _SIGNATURE.sub("", body.replace(email, EVIL_EMAIL), count=1)
-        wrapped_signature = signature.replace("</ds:Signature>", f"<ds:Object>{xml}</ds:Object></ds:Signature>")
+        wrapped_signature = signature.replace(
+            "</ds:Signature>", f"<ds:Object>{xml}</ds:Object></ds:Signature>"
+        )
         return _after_response_issuer(head + forged_body, wrapped_signature)
     if attack == "xsw_signature_moved":
         # The assertion's signature lifted out to the response, referencing the assertion from outside.
@@ -327,13 +394,15 @@ def _post_sign(xml, attack, email, request_id):
         # A signed but unsolicited assertion; the attacker adds InResponseTo to the unsigned response only.
         return re.sub(r"^(<samlp:Response\b)", rf'\1 InResponseTo="{request_id}"', xml, count=1)
     if attack == "comment_injection":
-        # Canonicalization drops comments, so the signature still holds; a naive reader would stop at the comment.
-        return xml.replace(original, original.replace(email, email.replace(".evil.example", "<!---->.evil.example")))
+        # Canonicalization drops comments, so the signature holds; a naive reader stops at the comment.
+        return xml.replace(
+            original, original.replace(email, email.replace(".evil.example", "<!---->.evil.example"))
+        )
     raise ValueError(attack)
 
 
 class SamlIdpServer:
-    """The SAML IdP behind a small HTTP front on 127.0.0.1: login page, then an auto-posting form to the ACS."""
+    """The SAML IdP behind an HTTP front on 127.0.0.1: login page, then an auto-posting form to the ACS."""
 
     def __init__(self, *, default_email="alice@example.com", **idp_options):
         self.default_email = default_email
@@ -363,7 +432,9 @@ class SamlIdpServer:
         try:
             response = self._dispatch(request)
         except Exception as exc:  # a fixture answers bad requests with 400, never a traceback
-            response = Response(f"Bad SAML request: {html.escape(str(exc))}", status=400, mimetype="text/plain")
+            response = Response(
+                f"Bad SAML request: {html.escape(str(exc))}", status=400, mimetype="text/plain"
+            )
         return response(environ, start_response)
 
     def _dispatch(self, request):
@@ -379,8 +450,10 @@ class SamlIdpServer:
             if not saml_request:
                 return Response("SAMLRequest is missing", status=400, mimetype="text/plain")
             info = self.idp.parse_request(saml_request, binding, relay_state)
-            return Response(_login_page(info, saml_request, binding, relay_state, self.default_email),
-                            mimetype="text/html")
+            return Response(
+                _login_page(info, saml_request, binding, relay_state, self.default_email),
+                mimetype="text/html",
+            )
         if request.path == "/login" and request.method == "POST":
             binding = request.form["binding"]
             relay_state = request.form.get("RelayState") or None

@@ -29,8 +29,13 @@ def login(saml_idp):
 
 def verify(idp, saml_response, request_id, **kwargs):
     """Verify a response against the IdP's metadata with the test SP settings."""
-    options = dict(idp_metadata_xml=idp.metadata_xml, sp_entity_id=SP_ENTITY_ID, acs_url=ACS_URL,
-                   expected_request_id=request_id, allowed_domains=DOMAINS)
+    options = dict(
+        idp_metadata_xml=idp.metadata_xml,
+        sp_entity_id=SP_ENTITY_ID,
+        acs_url=ACS_URL,
+        expected_request_id=request_id,
+        allowed_domains=DOMAINS,
+    )
     options.update(kwargs)
     return saml.verify_response(saml_response, **options)
 

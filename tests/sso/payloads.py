@@ -29,16 +29,19 @@ HOSTILE = {"xxe_system": XXE_SYSTEM, "xxe_parameter": XXE_PARAMETER, "billion_la
 def metadata_payload(kind):
     """Return hostile IdP metadata."""
     return HOSTILE[kind].format(
-        root_open='<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.test/">'
-                  '<md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">'
-                  '<md:NameIDFormat>',
-        root_close="</md:NameIDFormat></md:IDPSSODescriptor></md:EntityDescriptor>")
+        root_open='<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" '
+        'entityID="https://idp.test/">'
+        '<md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">'
+        "<md:NameIDFormat>",
+        root_close="</md:NameIDFormat></md:IDPSSODescriptor></md:EntityDescriptor>",
+    )
 
 
 def response_payload(kind):
     """Return a hostile SAML Response document."""
     return HOSTILE[kind].format(
         root_open='<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
-                  'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r" Version="2.0" '
-                  'IssueInstant="2030-01-01T00:00:00Z"><saml:Issuer>',
-        root_close="</saml:Issuer></samlp:Response>")
+        'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r" Version="2.0" '
+        'IssueInstant="2030-01-01T00:00:00Z"><saml:Issuer>',
+        root_close="</saml:Issuer></samlp:Response>",
+    )

@@ -14,8 +14,14 @@ def server():
 
     def app(environ, start_response):
         request = Request(environ)
-        seen.append({"path": request.path, "host": request.host, "method": request.method,
-                     "body": request.get_data(as_text=True)})
+        seen.append(
+            {
+                "path": request.path,
+                "host": request.host,
+                "method": request.method,
+                "body": request.get_data(as_text=True),
+            }
+        )
         if request.path == "/big":
             response = Response(b"x" * 200_000)
         elif request.path == "/slow":
@@ -36,13 +42,36 @@ def server():
     local.close()
 
 
-@pytest.mark.parametrize("address", [
-    "127.0.0.1", "127.1.2.3", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "100.64.0.1",
-    "0.0.0.0", "224.0.0.1", "240.0.0.1", "255.255.255.255", "192.0.2.1",
-    "::1", "::", "fe80::1", "fc00::1", "fd12:3456::1", "ff02::1", "fec0::1",
-    "::ffff:127.0.0.1", "::ffff:10.1.2.3", "::ffff:169.254.169.254", "64:ff9b::a00:1", "2002:7f00:1::1",
-    "2001:db8::1",
-])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "127.1.2.3",
+        "10.0.0.1",
+        "172.16.5.4",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "224.0.0.1",
+        "240.0.0.1",
+        "255.255.255.255",
+        "192.0.2.1",
+        "::1",
+        "::",
+        "fe80::1",
+        "fc00::1",
+        "fd12:3456::1",
+        "ff02::1",
+        "fec0::1",
+        "::ffff:127.0.0.1",
+        "::ffff:10.1.2.3",
+        "::ffff:169.254.169.254",
+        "64:ff9b::a00:1",
+        "2002:7f00:1::1",
+        "2001:db8::1",
+    ],
+)
 def test_refused_addresses(address):
     assert refusal_reason(address) is not None
 
@@ -67,13 +96,16 @@ def test_localhost_name_refused():
         fetch_url("http://localhost:9/")
 
 
-@pytest.mark.parametrize("url,message", [
-    ("ftp://example.com/x", "Only http and https"),
-    ("file:///etc/passwd", "Only http and https"),
-    ("gopher://example.com/", "Only http and https"),
-    ("https://user:pw@example.com/", "user name or password"),
-    ("http:///nohost", "no host"),
-])
+@pytest.mark.parametrize(
+    "url,message",
+    [
+        ("ftp://example.com/x", "Only http and https"),
+        ("file:///etc/passwd", "Only http and https"),
+        ("gopher://example.com/", "Only http and https"),
+        ("https://user:pw@example.com/", "user name or password"),
+        ("http:///nohost", "no host"),
+    ],
+)
 def test_bad_urls(url, message):
     with pytest.raises(FetchError, match=message):
         fetch_url(url)
@@ -143,7 +175,9 @@ def test_time_limit(server):
 def test_error_status(server):
     with pytest.raises(FetchError, match="HTTP 404"):
         fetch_url(server.url + "/missing", allow_private_network=True)
-    assert fetch_url(server.url + "/missing", allow_private_network=True, allow_error_status=True).status == 404
+    assert (
+        fetch_url(server.url + "/missing", allow_private_network=True, allow_error_status=True).status == 404
+    )
 
 
 def test_post_form(server):

@@ -23,13 +23,22 @@ def provider_metadata(oidc_provider):
 
 
 def run_flow(oidc_provider, provider, email="alice@example.com", auth_method=None, **overrides):
-    request = oidc.authorization_request(provider, client_id=oidc_provider.client_id, redirect_uri=REDIRECT_URI,
-                                         state="run-7")
+    request = oidc.authorization_request(
+        provider, client_id=oidc_provider.client_id, redirect_uri=REDIRECT_URI, state="run-7"
+    )
     callback = parse_qs(urlsplit(oidc_provider.login(request.url, email)).query)
     assert callback["state"] == ["run-7"]
-    options = dict(code=callback["code"][0], code_verifier=request.code_verifier, nonce=request.nonce,
-                   client_id=oidc_provider.client_id, client_secret=oidc_provider.client_secret,
-                   redirect_uri=REDIRECT_URI, fetch=fetch, allowed_domains=["example.com"], auth_method=auth_method)
+    options = dict(
+        code=callback["code"][0],
+        code_verifier=request.code_verifier,
+        nonce=request.nonce,
+        client_id=oidc_provider.client_id,
+        client_secret=oidc_provider.client_secret,
+        redirect_uri=REDIRECT_URI,
+        fetch=fetch,
+        allowed_domains=["example.com"],
+        auth_method=auth_method,
+    )
     options.update(overrides)
     return oidc.finish_login(provider, **options)
 
@@ -60,27 +69,37 @@ def static(document):
         if isinstance(document, Exception):
             raise document
         return document
+
     return fake_fetch
 
 
 def good_document(**changes):
-    document = {"issuer": "https://op.example.test", "authorization_endpoint": "https://op.example.test/a",
-                "token_endpoint": "https://op.example.test/t", "jwks_uri": "https://op.example.test/k",
-                "response_types_supported": ["code"], "subject_types_supported": ["public"],
-                "id_token_signing_alg_values_supported": ["RS256"]}
+    document = {
+        "issuer": "https://op.example.test",
+        "authorization_endpoint": "https://op.example.test/a",
+        "token_endpoint": "https://op.example.test/t",
+        "jwks_uri": "https://op.example.test/k",
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+    }
     document.update(changes)
     return {k: v for k, v in document.items() if v is not None}
 
 
 def test_discovery_missing_fields():
     import json
-    checks, provider = oidc.discover("https://op.example.test", static(json.dumps(good_document(jwks_uri=None))))
+
+    checks, provider = oidc.discover(
+        "https://op.example.test", static(json.dumps(good_document(jwks_uri=None)))
+    )
     assert failures(checks) == ["oidc.discovery.required_fields"]
     assert checks[-1].detail == {"missing": ["jwks_uri"]}
 
 
 def test_discovery_hmac_only_provider_fails():
     import json
+
     document = good_document(id_token_signing_alg_values_supported=["HS256", "none"])
     checks, _ = oidc.discover("https://op.example.test", static(json.dumps(document)))
     assert failures(checks) == ["oidc.discovery.signing_algorithms"]
@@ -88,6 +107,7 @@ def test_discovery_hmac_only_provider_fails():
 
 def test_discovery_without_pkce_warns_and_defaults_basic_auth():
     import json
+
     checks, provider = oidc.discover("https://op.example.test", static(json.dumps(good_document())))
     assert by_id(checks)["oidc.discovery.pkce"] == "warn"
     assert provider.token_auth_methods == ["client_secret_basic"]
@@ -100,7 +120,9 @@ def test_discovery_unreadable(answer):
 
 
 def test_authorization_url_has_pkce_nonce_state(provider_metadata, oidc_provider):
-    request = oidc.authorization_request(provider_metadata, client_id="c1", redirect_uri=REDIRECT_URI, state="s1")
+    request = oidc.authorization_request(
+        provider_metadata, client_id="c1", redirect_uri=REDIRECT_URI, state="s1"
+    )
     query = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
     assert query["code_challenge_method"] == "S256"
     assert query["code_challenge"] == oidc.pkce_challenge(request.code_verifier)
@@ -110,8 +132,10 @@ def test_authorization_url_has_pkce_nonce_state(provider_metadata, oidc_provider
 
 
 def test_pkce_challenge_rfc7636_appendix_b():
-    assert oidc.pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == \
-        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    assert (
+        oidc.pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")
+        == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    )
 
 
 @pytest.mark.parametrize("auth_method", ["client_secret_basic", "client_secret_post"])
@@ -138,11 +162,18 @@ def test_wrong_client_secret_explained(oidc_provider, provider_metadata):
 
 
 def test_code_is_single_use(oidc_provider, provider_metadata):
-    request = oidc.authorization_request(provider_metadata, client_id=oidc_provider.client_id,
-                                         redirect_uri=REDIRECT_URI)
+    request = oidc.authorization_request(
+        provider_metadata, client_id=oidc_provider.client_id, redirect_uri=REDIRECT_URI
+    )
     code = parse_qs(urlsplit(oidc_provider.login(request.url)).query)["code"][0]
-    options = dict(code=code, code_verifier=request.code_verifier, client_id=oidc_provider.client_id,
-                   client_secret=oidc_provider.client_secret, redirect_uri=REDIRECT_URI, fetch=fetch)
+    options = dict(
+        code=code,
+        code_verifier=request.code_verifier,
+        client_id=oidc_provider.client_id,
+        client_secret=oidc_provider.client_secret,
+        redirect_uri=REDIRECT_URI,
+        fetch=fetch,
+    )
     assert failures(oidc.exchange_code(provider_metadata, **options)[0]) == []
     checks, tokens = oidc.exchange_code(provider_metadata, **options)
     assert failures(checks) == ["oidc.token.exchange"] and tokens is None
@@ -160,8 +191,9 @@ def test_provider_key_rotation_followed():
         old_jwks = provider.jwks()
         provider.rotate_key()
         token = provider.mint_id_token(nonce="n")
-        checks, _ = oidc.verify_id_token(token, old_jwks, issuer=provider.issuer, client_id=provider.client_id,
-                                         nonce="n")
+        checks, _ = oidc.verify_id_token(
+            token, old_jwks, issuer=provider.issuer, client_id=provider.client_id, nonce="n"
+        )
         assert failures(checks) == ["oidc.id_token.kid"]
         assert "rotated" in [c for c in checks if c.status == "fail"][0].fix
         checks, _ = run_flow(provider, metadata)
@@ -169,7 +201,9 @@ def test_provider_key_rotation_followed():
 
 
 def verify(provider, token, **kwargs):
-    options = dict(issuer=provider.issuer, client_id=provider.client_id, nonce="n-1", allowed_domains=["example.com"])
+    options = dict(
+        issuer=provider.issuer, client_id=provider.client_id, nonce="n-1", allowed_domains=["example.com"]
+    )
     options.update(kwargs)
     return oidc.verify_id_token(token, kwargs.pop("jwks", provider.jwks()), **options)
 
@@ -220,21 +254,35 @@ def test_genuine_token_passes(oidc_provider):
 
 def test_token_without_kid_uses_the_only_key(oidc_provider):
     import jwt
-    token = jwt.encode({"iss": oidc_provider.issuer, "aud": oidc_provider.client_id, "sub": "s", "nonce": "n-1",
-                        "iat": int(datetime.now(timezone.utc).timestamp()),
-                        "exp": int(datetime.now(timezone.utc).timestamp()) + 60, "email": "a@example.com"},
-                       oidc_provider.key, algorithm="RS256")
+
+    token = jwt.encode(
+        {
+            "iss": oidc_provider.issuer,
+            "aud": oidc_provider.client_id,
+            "sub": "s",
+            "nonce": "n-1",
+            "iat": int(datetime.now(timezone.utc).timestamp()),
+            "exp": int(datetime.now(timezone.utc).timestamp()) + 60,
+            "email": "a@example.com",
+        },
+        oidc_provider.key,
+        algorithm="RS256",
+    )
     assert failures(verify(oidc_provider, token)[0]) == []
     two_keys = {"keys": oidc_provider.jwks()["keys"] * 2}
-    assert failures(oidc.verify_id_token(token, two_keys, issuer=oidc_provider.issuer,
-                                         client_id=oidc_provider.client_id, nonce="n-1")[0]) == ["oidc.id_token.kid"]
+    assert failures(
+        oidc.verify_id_token(
+            token, two_keys, issuer=oidc_provider.issuer, client_id=oidc_provider.client_id, nonce="n-1"
+        )[0]
+    ) == ["oidc.id_token.kid"]
 
 
 def test_multiple_audiences_need_matching_azp(oidc_provider):
     token = oidc_provider.mint_id_token(nonce="n-1", aud=[oidc_provider.client_id, "other"])
     assert failures(verify(oidc_provider, token)[0]) == ["oidc.id_token.audience"]
-    token = oidc_provider.mint_id_token(nonce="n-1", aud=[oidc_provider.client_id, "other"],
-                                        azp=oidc_provider.client_id)
+    token = oidc_provider.mint_id_token(
+        nonce="n-1", aud=[oidc_provider.client_id, "other"], azp=oidc_provider.client_id
+    )
     assert failures(verify(oidc_provider, token)[0]) == []
 
 

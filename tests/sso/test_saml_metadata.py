@@ -14,8 +14,17 @@ SSO = "https://idp.example.test/sso"
 
 def shaped(shape="okta", key=None, **kwargs):
     key = key or make_signing_key()
-    return render_metadata(shape, entity_id=f"https://{shape}.example.test/entity", sso_url=SSO,
-                           certificate_b64=key.cert_b64, key_pem=key.key_pem, **kwargs), key
+    return (
+        render_metadata(
+            shape,
+            entity_id=f"https://{shape}.example.test/entity",
+            sso_url=SSO,
+            certificate_b64=key.cert_b64,
+            key_pem=key.key_pem,
+            **kwargs,
+        ),
+        key,
+    )
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -94,7 +103,9 @@ def test_expired_valid_until_fails():
 
 def test_post_only_idp_fails_redirect_check():
     xml, _ = shaped("okta")
-    xml = xml.replace('Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location', 'Binding="x" Location')
+    xml = xml.replace(
+        'Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location', 'Binding="x" Location'
+    )
     assert by_id(check_metadata(xml))["saml.metadata.redirect_binding"] == "fail"
     with pytest.raises(MetadataError, match="HTTP-Redirect"):
         saml.start_login(xml, "sp", "https://sp/acs", "r")
@@ -102,14 +113,18 @@ def test_post_only_idp_fails_redirect_check():
 
 def test_plain_http_endpoint_warns():
     key = make_signing_key()
-    xml = render_metadata("okta", entity_id="e", sso_url="http://idp.example.test/sso", certificate_b64=key.cert_b64)
+    xml = render_metadata(
+        "okta", entity_id="e", sso_url="http://idp.example.test/sso", certificate_b64=key.cert_b64
+    )
     assert by_id(check_metadata(xml))["saml.metadata.sso_endpoint_url"] == "warn"
 
 
 def test_nameid_formats_without_email_warn():
     xml, _ = shaped("google")
-    xml = xml.replace("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
-                      "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent")
+    xml = xml.replace(
+        "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+        "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+    )
     assert by_id(check_metadata(xml))["saml.metadata.nameid_formats"] == "warn"
 
 
@@ -138,7 +153,8 @@ def test_sp_metadata_is_not_idp_metadata():
 def test_entities_descriptor_with_one_idp():
     xml, _ = shaped("okta")
     body = xml.split("?>", 1)[1]
-    wrapped = f'<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata">{body}</md:EntitiesDescriptor>'
+    namespace = 'xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata"'
+    wrapped = f"<md:EntitiesDescriptor {namespace}>{body}</md:EntitiesDescriptor>"
     assert parse_metadata(wrapped).entity_id.endswith("/entity")
     with pytest.raises(MetadataError, match="2 identity providers"):
         parse_metadata(wrapped.replace(body, body + body))
@@ -152,7 +168,7 @@ def test_missing_entity_id():
         parse_metadata(xml)
 
 
-@pytest.mark.parametrize("text", ["", "   ", "not xml", "<md:EntityDescriptor", "{\"json\": true}"])
+@pytest.mark.parametrize("text", ["", "   ", "not xml", "<md:EntityDescriptor", '{"json": true}'])
 def test_not_xml(text):
     with pytest.raises(MetadataError):
         parse_metadata(text)

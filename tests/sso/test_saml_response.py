@@ -132,13 +132,17 @@ def test_metadata_with_two_certificates_accepts_either():
     try:
         both = idp.metadata_xml.replace(
             "</md:KeyDescriptor>",
-            f'</md:KeyDescriptor><md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#">'
+            '</md:KeyDescriptor><md:KeyDescriptor use="signing">'
+            '<ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#">'
             f"<ds:X509Data><ds:X509Certificate>{old.cert_b64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>"
-            "</md:KeyDescriptor>", 1)
+            "</md:KeyDescriptor>",
+            1,
+        )
         assert len(saml.parse_metadata(both).signing_certificates) == 2
         request_id, url = saml.start_login(both, SP_ENTITY_ID, ACS_URL, "r")
-        checks, _, _ = verify(idp, idp.login(url, "alice@example.com").saml_response, request_id,
-                              idp_metadata_xml=both)
+        checks, _, _ = verify(
+            idp, idp.login(url, "alice@example.com").saml_response, request_id, idp_metadata_xml=both
+        )
         assert failures(checks) == []
     finally:
         idp.close()
@@ -151,16 +155,19 @@ def test_unsigned_response_refused(saml_idp, login):
     assert profile == {}
 
 
-@pytest.mark.parametrize("attack,check_ids", [
-    ("expired", ["saml.assertion.subject_confirmation", "saml.assertion.validity"]),
-    ("not_yet_valid", ["saml.assertion.validity"]),
-    ("wrong_audience", ["saml.assertion.audience"]),
-    ("wrong_destination", ["saml.response.destination"]),
-    ("wrong_recipient", ["saml.assertion.recipient"]),
-    ("unsolicited", ["saml.response.in_response_to"]),
-    ("wrong_issuer", ["saml.assertion.issuer"]),
-    ("no_email", ["saml.profile.email"]),
-])
+@pytest.mark.parametrize(
+    "attack,check_ids",
+    [
+        ("expired", ["saml.assertion.subject_confirmation", "saml.assertion.validity"]),
+        ("not_yet_valid", ["saml.assertion.validity"]),
+        ("wrong_audience", ["saml.assertion.audience"]),
+        ("wrong_destination", ["saml.response.destination"]),
+        ("wrong_recipient", ["saml.assertion.recipient"]),
+        ("unsolicited", ["saml.response.in_response_to"]),
+        ("wrong_issuer", ["saml.assertion.issuer"]),
+        ("no_email", ["saml.profile.email"]),
+    ],
+)
 @pytest.mark.parametrize("sign", ["assertion", "response"])
 def test_signed_but_wrong_responses_refused(saml_idp, login, attack, check_ids, sign):
     checks, _, _ = attacked(saml_idp, login, attack, sign=sign)
@@ -196,11 +203,21 @@ def test_clock_skew_is_bounded_and_applied(saml_idp, login):
     now = datetime.now(timezone.utc)
     # The fixture IdP issues assertions valid for 5 minutes; the default skew is 2 minutes.
     assert failures(verify(saml_idp, posted.saml_response, request_id, now=now + timedelta(minutes=8))[0])
-    assert not failures(verify(saml_idp, posted.saml_response, request_id, now=now + timedelta(minutes=8),
-                               max_clock_skew=timedelta(minutes=5))[0])
+    assert not failures(
+        verify(
+            saml_idp,
+            posted.saml_response,
+            request_id,
+            now=now + timedelta(minutes=8),
+            max_clock_skew=timedelta(minutes=5),
+        )[0]
+    )
     assert "saml.assertion.validity" in failures(
-        verify(saml_idp, posted.saml_response, request_id, now=now - timedelta(minutes=3))[0])
-    assert not failures(verify(saml_idp, posted.saml_response, request_id, now=now - timedelta(seconds=60))[0])
+        verify(saml_idp, posted.saml_response, request_id, now=now - timedelta(minutes=3))[0]
+    )
+    assert not failures(
+        verify(saml_idp, posted.saml_response, request_id, now=now - timedelta(seconds=60))[0]
+    )
 
 
 def test_email_outside_domains_fails(saml_idp, login):
@@ -249,11 +266,15 @@ def test_hostile_xml_in_response_refused(saml_idp, login, kind):
     assert profile == {} and ids == {"response_id": None, "assertion_id": None}
 
 
-@pytest.mark.parametrize("value,message", [
-    ("", "empty"), ("%%%not base64%%%", "not valid base64"),
-    (base64.b64encode(b"<not-closed").decode(), "not well-formed"),
-    (base64.b64encode(b'<x xmlns="urn:other"/>').decode(), "Expected a samlp:Response"),
-])
+@pytest.mark.parametrize(
+    "value,message",
+    [
+        ("", "empty"),
+        ("%%%not base64%%%", "not valid base64"),
+        (base64.b64encode(b"<not-closed").decode(), "not well-formed"),
+        (base64.b64encode(b'<x xmlns="urn:other"/>').decode(), "Expected a samlp:Response"),
+    ],
+)
 def test_garbage_responses_fail_cleanly(saml_idp, login, value, message):
     checks, profile, _ = verify(saml_idp, value, login[0])
     assert len(failures(checks)) == 1
@@ -263,9 +284,12 @@ def test_garbage_responses_fail_cleanly(saml_idp, login, value, message):
 def test_idp_error_status_reported(saml_idp, login):
     request_id, url = login
     xml = base64.b64decode(saml_idp.login(url, "alice@example.com").saml_response).decode()
-    xml = xml.replace("urn:oasis:names:tc:SAML:2.0:status:Success",
-                      'urn:oasis:names:tc:SAML:2.0:status:Requester"/><samlp:StatusMessage>User not assigned'
-                      '</samlp:StatusMessage><x y="', 1)
+    xml = xml.replace(
+        "urn:oasis:names:tc:SAML:2.0:status:Success",
+        'urn:oasis:names:tc:SAML:2.0:status:Requester"/><samlp:StatusMessage>User not assigned'
+        '</samlp:StatusMessage><x y="',
+        1,
+    )
     checks, _, _ = verify(saml_idp, base64.b64encode(xml.encode()).decode(), request_id)
     check = [c for c in checks if c.id == "saml.response.status"][0]
     assert check.status == "fail"
@@ -285,3 +309,17 @@ def test_encrypted_assertion_explained(saml_idp, login):
 def test_unusable_metadata_fails_cleanly(saml_idp, login):
     checks, _, _ = verify(saml_idp, "PHg+", login[0], idp_metadata_xml="<nope/>")
     assert failures(checks) == ["saml.metadata.xml"]
+
+
+def test_missing_xmlsec1_is_a_clear_failed_check(saml_idp, login, monkeypatch):
+    request_id, url = login
+    posted = saml_idp.login(url, "alice@example.com")
+    monkeypatch.setattr(saml, "_find_xmlsec1", lambda: None)
+    saml._backend.cache_clear()
+    try:
+        checks, profile, _ = verify(saml_idp, posted.saml_response, request_id)
+    finally:
+        saml._backend.cache_clear()
+    assert failures(checks) == ["saml.xmlsec"]
+    assert "apt-get install xmlsec1" in checks[-1].message
+    assert profile == {}
