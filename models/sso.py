@@ -1,7 +1,8 @@
 """SSO connections, the email domains they claim, their test runs and the SAML response ids already consumed.
 
-A test run keeps everything the IdP's answer must match (SAML request id, OIDC state, nonce and PKCE verifier) in
-the database, never in process memory, so any app node can receive the answer (PRODUCT.md "Running it").
+A test run keeps everything the IdP's answer must match (SAML request id, OIDC state, nonce and PKCE
+verifier) in the database, never in process memory, so any app node can receive the answer (PRODUCT.md
+"Running it").
 """
 
 from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, JSONField, TextField
@@ -57,7 +58,7 @@ class SsoTestRun(BaseModel):
     nonce = CharField(100, null=True)  # OIDC
     code_verifier = TextField(null=True)  # OIDC PKCE verifier, encrypted like the client secret
     login_url = TextField(null=True)
-    context = JSONField(null=True)  # what the answer is checked against: OIDC discovery, fetched SAML metadata
+    context = JSONField(null=True)  # what the answer is checked against: OIDC discovery, fetched metadata
     config_version = IntegerField(default=1)
     started_by = CharField(200, default="")
     summary = TextField(default="")

@@ -1,4 +1,4 @@
-"""SSO: verification engines (saml, oidc, checks, fetch: no database, no routes) and their HTTP side (views)."""
+"""SSO: verification engines (saml, oidc, checks, fetch: no database, no routes) and the HTTP side (views)."""
 
 import logging
 

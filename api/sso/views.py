@@ -1,4 +1,4 @@
-"""SSO connections: the admin API (connections, test runs) and the public SP side (metadata, ACS, callback)."""
+"""SSO connections: the admin API (connections, test runs) and the public side (metadata, ACS, callback)."""
 
 from flask import Blueprint as FlaskBlueprint
 from flask import Response, current_app, render_template, request
@@ -12,7 +12,8 @@ from models.sso import CONNECTION_STATUSES, PROVIDERS
 
 from ..auth import current_actor, request_info, workspace_access
 
-blp = Blueprint("sso", __name__, url_prefix="/api/v1/workspaces", description="SSO connections and test sign-ins")
+blp = Blueprint("sso", __name__, url_prefix="/api/v1/workspaces",
+                description="SSO connections and test sign-ins")
 public_bp = FlaskBlueprint("sso_public", __name__, url_prefix="/sso", template_folder="../templates")
 
 RESULT_HEADERS = {
@@ -29,15 +30,16 @@ class ConnectionCreateSchema(Schema):
     domains = fields.List(fields.String(validate=validate.Length(max=253)), required=True,
                           validate=validate.Length(min=1, max=50))
     config = fields.Dict(required=True, metadata={
-        "description": 'SAML: {"metadata_xml"} or {"metadata_url"}; OIDC: {"issuer", "client_id", "client_secret"} '
-                       "(the secret is write-only)"})
+        "description": 'SAML: {"metadata_xml"} or {"metadata_url"}; '
+                       'OIDC: {"issuer", "client_id", "client_secret"} (the secret is write-only)'})
     status = fields.String(validate=validate.OneOf(("draft", "inactive")))
 
 
 class ConnectionUpdateSchema(Schema):
     provider = fields.String(validate=validate.OneOf(PROVIDERS))
     name = fields.String(validate=validate.Length(min=1, max=200))
-    domains = fields.List(fields.String(validate=validate.Length(max=253)), validate=validate.Length(min=1, max=50))
+    domains = fields.List(fields.String(validate=validate.Length(max=253)),
+                          validate=validate.Length(min=1, max=50))
     config = fields.Dict()
     status = fields.String(validate=validate.OneOf(CONNECTION_STATUSES), metadata={
         "description": "active needs a passing test of the current configuration"})
@@ -52,7 +54,7 @@ class ConnectionSchema(Schema):
     config = fields.Dict()
     service_provider = fields.Dict(metadata={"description": "What to enter at the IdP"})
     last_test = fields.Dict(allow_none=True)
-    last_test_current = fields.Boolean(metadata={"description": "The last test passed with the current config"})
+    last_test_current = fields.Boolean(metadata={"description": "The last test passed with this config"})
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 
@@ -96,7 +98,8 @@ def connection_out(connection):
     else:
         sp = {"redirect_uri": here.redirect_uri(connection)}
     return {"id": connection.id, "provider": connection.provider, "name": connection.name,
-            "domains": connection.domains, "status": connection.status, "config": svc.public_config(connection),
+            "domains": connection.domains, "status": connection.status,
+            "config": svc.public_config(connection),
             "service_provider": sp, "last_test": connection.last_test,
             "last_test_current": svc.test_is_current(connection), "created_at": connection.created_at,
             "updated_at": connection.updated_at}
@@ -106,7 +109,8 @@ def run_out(run):
     """Return a test run as the API shows it; the login URL only while the sign-in is pending."""
     return {"id": run.id, "connection_id": run.connection_id, "provider": run.provider, "status": run.status,
             "summary": run.summary, "login_url": run.login_url if run.status == "pending_login" else None,
-            "checks": run.checks, "profile": run.profile, "started_by": run.started_by, "created_at": run.created_at,
+            "checks": run.checks, "profile": run.profile, "started_by": run.started_by,
+            "created_at": run.created_at,
             "expires_at": run.expires_at, "finished_at": run.finished_at}
 
 
@@ -254,7 +258,7 @@ def acs(connection_id):
 
 @public_bp.route("/<connection_id>/callback", methods=["GET"])
 def oidc_callback(connection_id):
-    """Receive the OIDC provider's redirect for a test run: exchange the code, verify the ID token, show the result."""
+    """Receive the OIDC redirect of a test run: exchange the code, verify the ID token, show the result."""
     connection = None
     try:
         connection = svc.find_public_connection(connection_id)

@@ -1,8 +1,8 @@
 """SSO connections and their test sign-ins: validation, domain claims, the secret box, test runs and results.
 
 Network work (fetching metadata, discovery, keys, the OIDC code exchange) and signature checks happen in the
-`prepare_*` / `verify_*` steps, outside any database transaction; the `create_*` / `update_*` / `finish_*` steps
-then write in one mutation. The SAML and OIDC engines (api.sso.saml, api.sso.oidc) do the verifying.
+`prepare_*` / `verify_*` steps, outside any database transaction; the `create_*` / `update_*` / `finish_*`
+steps then write in one mutation. The SAML and OIDC engines (api.sso.saml, api.sso.oidc) do the verifying.
 """
 
 import base64
@@ -30,7 +30,8 @@ MAX_DOMAINS = 50
 MAX_METADATA_CHARS = 1024 * 1024
 MAX_URL = 2000
 MAX_CLIENT_FIELD = 500
-DOMAIN_RE = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+DOMAIN_RE = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+"
+                       r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 SAML_KEYS = ("metadata_xml", "metadata_url")
 OIDC_KEYS = ("issuer", "client_id", "client_secret")
 
@@ -137,7 +138,8 @@ def describe(connection):
 def normalize_domains(domains):
     """Return the sorted, lower-case, distinct domains or raise InvalidError."""
     if not isinstance(domains, list) or not domains or len(domains) > MAX_DOMAINS:
-        raise InvalidError("Invalid domains", errors={"domains": [f"A list of 1 to {MAX_DOMAINS} email domains"]})
+        raise InvalidError("Invalid domains",
+                           errors={"domains": [f"A list of 1 to {MAX_DOMAINS} email domains"]})
     out, bad = set(), []
     for domain in domains:
         value = domain.strip().lower().lstrip("@").rstrip(".") if isinstance(domain, str) else None
@@ -161,7 +163,8 @@ def _check_url(url, field):
         raise InvalidError(f"Invalid {field}", errors={"config": {field: ["An http(s) URL"]}})
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidError(f"Invalid {field}", errors={"config": {field: ["Only http and https URLs are accepted"]}})
+        raise InvalidError(f"Invalid {field}",
+                           errors={"config": {field: ["Only http and https URLs are accepted"]}})
     return url.strip()
 
 
@@ -177,7 +180,8 @@ def _fetch_metadata(url, allow_private):
     try:
         return fetch_url(url, allow_private_network=allow_private).text
     except FetchError as exc:
-        raise InvalidError(f"Cannot fetch the IdP metadata: {exc}", errors={"config": {"metadata_url": [str(exc)]}})
+        raise InvalidError(f"Cannot fetch the IdP metadata: {exc}",
+                           errors={"config": {"metadata_url": [str(exc)]}})
 
 
 def _parse_saml_metadata(xml):
@@ -219,7 +223,8 @@ def _prepare_oidc_config(config, existing=None):
         if not isinstance(value, str) or not value.strip() or len(value) > MAX_CLIENT_FIELD:
             errors[key] = [f"Required, 1 to {MAX_CLIENT_FIELD} characters"]
     secret = config.get("client_secret")
-    if "client_secret" in config and (not isinstance(secret, str) or not secret or len(secret) > MAX_CLIENT_FIELD):
+    bad_secret = not isinstance(secret, str) or not secret or len(secret) > MAX_CLIENT_FIELD
+    if "client_secret" in config and bad_secret:
         errors["client_secret"] = [f"1 to {MAX_CLIENT_FIELD} characters"]
     elif secret is None and (existing is None or not existing.secret):
         errors["client_secret"] = ["Required"]
@@ -324,11 +329,12 @@ def test_is_current(connection):
 
 
 def update_connection(change, workspace, connection, prepared, site):
-    """Apply an update; a new config or domain list makes the last test stale and an active connection draft."""
+    """Apply an update; new config or domains make the last test stale and an active connection draft."""
     before = describe(connection)
     fields = dict(prepared.fields)
-    reconfigured = ("config" in fields and fields["config"] != connection.config) or prepared.secret is not None \
-        or ("domains" in fields and fields["domains"] != connection.domains)
+    reconfigured = (("config" in fields and fields["config"] != connection.config)
+                    or prepared.secret is not None
+                    or ("domains" in fields and fields["domains"] != connection.domains))
     for key, value in fields.items():
         if key != "status":
             setattr(connection, key, value)
@@ -340,8 +346,8 @@ def update_connection(change, workspace, connection, prepared, site):
             connection.status = "draft"
     if "status" in fields:
         if fields["status"] == "active" and not test_is_current(connection):
-            raise ConflictError("Only a connection whose latest test passed with its current configuration can "
-                                "be activated: start a test and complete the sign-in first",
+            raise ConflictError("Only a connection whose latest test passed with its current configuration "
+                                "can be activated: start a test and complete the sign-in first",
                                 errors={"status": ["Needs a passing test of the current configuration"]})
         connection.status = fields["status"]
     connection.updated_at = utcnow()
@@ -389,7 +395,7 @@ def expire_if_due(run):
 
 @dataclasses.dataclass
 class TestStart:
-    """The outcome of a test's static stage: checks, and how to send the browser to the IdP (when possible)."""
+    """The outcome of a test's static stage: checks, and where to send the browser (when it can go on)."""
 
     checks: list
     login_url: str | None = None
@@ -428,7 +434,8 @@ def prepare_saml_test(workspace, connection, site):
                                 f"Fetched the IdP metadata from {config['metadata_url']}"))
             context = {"metadata_xml": xml}
         except FetchError as exc:
-            checks.append(Check("saml.metadata.fetch", "metadata", FAIL, f"Cannot fetch the IdP metadata: {exc}",
+            checks.append(Check("saml.metadata.fetch", "metadata", FAIL,
+                                f"Cannot fetch the IdP metadata: {exc}",
                                 fix="Check the metadata URL, or paste the metadata XML instead."))
             return TestStart(checks=checks)
     try:
@@ -439,16 +446,18 @@ def prepare_saml_test(workspace, connection, site):
         return TestStart(checks=checks)
     state = secrets.token_urlsafe(24)
     try:
-        request_id, login_url = start_login(xml, site.sp_entity_id(connection), site.acs_url(connection), state)
+        request_id, login_url = start_login(xml, site.sp_entity_id(connection), site.acs_url(connection),
+                                            state)
     except SamlError as exc:
-        checks.append(Check("saml.request", "request", FAIL, f"Cannot send a sign-in request to this IdP: {exc}",
+        checks.append(Check("saml.request", "request", FAIL,
+                            f"Cannot send a sign-in request to this IdP: {exc}",
                             fix="Import metadata with an HTTP-Redirect SingleSignOnService endpoint."))
         return TestStart(checks=checks)
     return TestStart(checks=checks, login_url=login_url, state=state, request_id=request_id, context=context)
 
 
 def prepare_oidc_test(workspace, connection, site):
-    """Check discovery and keys, then build the authorization URL (PKCE S256, nonce, state); return TestStart."""
+    """Check discovery and keys, then build the authorization URL (PKCE S256, nonce, state)."""
     from api.sso.checks import FAIL, Check
     from api.sso.oidc import authorization_request, discover, fetch_jwks
     config = connection.config or {}
@@ -466,7 +475,8 @@ def prepare_oidc_test(workspace, connection, site):
         checks.append(Check("oidc.client_secret", "config", FAIL, exc.message,
                             fix="PATCH the connection with the client secret again."))
         return TestStart(checks=checks)
-    request = authorization_request(provider, client_id=config["client_id"], redirect_uri=site.redirect_uri(connection))
+    request = authorization_request(provider, client_id=config["client_id"],
+                                    redirect_uri=site.redirect_uri(connection))
     return TestStart(checks=checks, login_url=request.url, state=request.state, nonce=request.nonce,
                      code_verifier=request.code_verifier, context={"provider": provider.raw})
 
@@ -484,8 +494,9 @@ def start_test(change, workspace, connection, start, site, started_by=""):
     now = utcnow()
     checks = _check_dicts(start.checks)
     run = SsoTestRun(workspace=workspace.id, connection=connection.id, provider=connection.provider,
-                     state_hash=hash_state(start.state or secrets.token_urlsafe(24)), request_id=start.request_id,
-                     nonce=start.nonce, code_verifier=site.seal(start.code_verifier) if start.code_verifier else None,
+                     state_hash=hash_state(start.state or secrets.token_urlsafe(24)),
+                     request_id=start.request_id, nonce=start.nonce,
+                     code_verifier=site.seal(start.code_verifier) if start.code_verifier else None,
                      login_url=start.login_url, context=start.context,
                      config_version=connection.config_version,
                      started_by=started_by[:200], checks=checks, created_at=now, expires_at=now + RUN_TTL)
@@ -506,8 +517,8 @@ def start_test(change, workspace, connection, start, site, started_by=""):
 def find_pending_run(connection, state):
     """Return the run a RelayState / state belongs to (for this connection), or raise NotFoundError."""
     if not isinstance(state, str) or not state or len(state) > 200:
-        raise NotFoundError("This answer carries no test run reference (RelayState/state): it was not started by "
-                            "Roster, or the IdP dropped it")
+        raise NotFoundError("This answer carries no test run reference (RelayState/state): it was not "
+                            "started by Roster, or the IdP dropped it")
     run = SsoTestRun.get_or_none(SsoTestRun.state_hash == hash_state(state),
                                  SsoTestRun.connection == connection.id)
     if run is None:
@@ -531,8 +542,8 @@ def _consume(connection, values):
     for value in values:
         try:
             with db.atomic():
-                SsoConsumedId.create(workspace=connection.workspace_id, connection=connection.id, value=value[:256],
-                                     expires_at=now + CONSUMED_ID_TTL)
+                SsoConsumedId.create(workspace=connection.workspace_id, connection=connection.id,
+                                     value=value[:256], expires_at=now + CONSUMED_ID_TTL)
         except IntegrityError:
             replayed.append(value)
     return replayed
@@ -541,7 +552,8 @@ def _consume(connection, values):
 def _set_last_test(change, connection, run):
     before = {"last_test": connection.last_test}
     connection.last_test = {"id": run.id, "status": run.status, "summary": run.summary,
-                            "finished_at": run.finished_at.strftime("%Y-%m-%dT%H:%M:%SZ") if run.finished_at else None,
+                            "finished_at": run.finished_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+                            if run.finished_at else None,
                             "config_version": run.config_version}
     SsoConnection.update(last_test=connection.last_test).where(SsoConnection.id == connection.id).execute()
     change.record(OPERATION, "sso_connection", connection.id, connection.name, before=before,
@@ -549,14 +561,15 @@ def _set_last_test(change, connection, run):
 
 
 def finish_test(change, connection, run, live_checks, profile, consume=()):
-    """Store a run's live result (once: a finished run is never overwritten) and the connection's last test."""
+    """Store a run's live result once (a finished run is never overwritten) and the connection's last test."""
     from api.sso.checks import FAIL, Check, summarize
     live = list(live_checks)
     replayed = _consume(connection, [v for v in consume if v])
     if replayed and not any(c.id == "saml.response.replay" and c.status == FAIL for c in live):
         live.append(Check("saml.response.replay", "response", FAIL,
                           f"This response was already accepted once (ID {replayed[0]})",
-                          fix="Start a new test; a response can be used only once.", detail={"ids": replayed}))
+                          fix="Start a new test; a response can be used only once.",
+                          detail={"ids": replayed}))
     static = [Check(**c) for c in run.checks]
     status, summary = summarize(static + live)
     now = utcnow()
@@ -593,8 +606,9 @@ def verify_saml_answer(connection, run, saml_response, site):
             acs_url=site.acs_url(connection), expected_request_id=run.request_id,
             allowed_domains=connection.domains, consumed_ids=consumed_ids(connection))
     except XmlsecMissingError as exc:
-        return [Check("saml.xmlsec", "signature", FAIL, str(exc),
-                      fix="Install xmlsec1 on the Roster server (Debian: apt-get install xmlsec1).")], None, []
+        missing = Check("saml.xmlsec", "signature", FAIL, str(exc),
+                        fix="Install xmlsec1 on the Roster server (Debian: apt-get install xmlsec1).")
+        return [missing], None, []
     signed = any(c.id == "saml.response.signature" and c.status == PASS for c in checks)
     return checks, profile, [v for v in (ids or {}).values() if v] if signed else []
 
@@ -615,11 +629,14 @@ def verify_oidc_answer(workspace, connection, run, args, site):
                       detail={"error": error, "error_description": description or None})], None
     code = args.get("code")
     if not code or len(code) > 2000:
-        return [Check("oidc.authorize", "authorize", FAIL, "The callback carries no authorization code")], None
-    checks = [Check("oidc.authorize", "authorize", PASS, "The provider returned an authorization code for this test")]
+        return [Check("oidc.authorize", "authorize", FAIL,
+                      "The callback carries no authorization code")], None
+    checks = [Check("oidc.authorize", "authorize", PASS,
+                    "The provider returned an authorization code for this test")]
     provider = ProviderMetadata.from_dict(run.context["provider"])
-    live, profile = finish_login(provider, code=code, code_verifier=site.unseal(run.code_verifier), nonce=run.nonce,
-                                 client_id=connection.config["client_id"], client_secret=site.unseal(connection.secret),
+    live, profile = finish_login(provider, code=code, code_verifier=site.unseal(run.code_verifier),
+                                 nonce=run.nonce, client_id=connection.config["client_id"],
+                                 client_secret=site.unseal(connection.secret),
                                  redirect_uri=site.redirect_uri(connection), fetch=_fetcher(workspace),
                                  allowed_domains=connection.domains)
     return checks + live, profile

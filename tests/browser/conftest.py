@@ -1,4 +1,4 @@
-"""Browser fixtures: Roster served over real HTTP on 127.0.0.1, and headless Debian Chromium driven by Selenium."""
+"""Browser fixtures: Roster over real HTTP on 127.0.0.1, and headless Debian Chromium driven by Selenium."""
 
 import os
 import shutil

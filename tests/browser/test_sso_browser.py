@@ -1,4 +1,4 @@
-"""The whole SSO test sign-in in headless Chromium: start via the API, IdP login page, Roster's result page."""
+"""The whole SSO test sign-in in headless Chromium: start via the API, IdP login page, Roster's result."""
 
 import pytest
 from selenium.webdriver.common.by import By

@@ -1,4 +1,4 @@
-"""Fixtures for the SSO API tests: test IdPs (in-process SAML, a real OpenID provider on 127.0.0.1) and helpers."""
+"""SSO API test fixtures: the test IdPs (in-process SAML, a real OpenID provider on 127.0.0.1) and helpers."""
 
 import pytest
 
@@ -35,7 +35,8 @@ def connections_url(workspace):
 
 def create_saml(client, workspace, idp, domains=("example.com",), name="Okta"):
     r = client.post(connections_url(workspace), json={
-        "provider": "saml", "name": name, "domains": list(domains), "config": {"metadata_xml": idp.metadata_xml}})
+        "provider": "saml", "name": name, "domains": list(domains),
+        "config": {"metadata_xml": idp.metadata_xml}})
     assert r.status_code == 201, r.json
     return r.json
 

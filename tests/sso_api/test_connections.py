@@ -10,9 +10,11 @@ from models.sso import SsoConnection
 from tests import factories
 from tests.conftest import AuthClient
 
-from .conftest import allow_private_network, complete_oidc_login, connections_url, create_oidc, create_saml, start_test
+from .conftest import (allow_private_network, complete_oidc_login, connections_url, create_oidc, create_saml,
+                       start_test)
 
-OIDC_CONFIG = {"issuer": "https://login.example.test", "client_id": "roster", "client_secret": "s3cret-value-123"}
+OIDC_CONFIG = {"issuer": "https://login.example.test", "client_id": "roster",
+               "client_secret": "s3cret-value-123"}
 
 
 def oidc_body(**overrides):
@@ -50,7 +52,8 @@ def test_metadata_xml_accepted_as_pasted_with_declaration(workspace_setup, saml_
     if not xml.lstrip().startswith("<?xml"):
         xml = '<?xml version="1.0" encoding="UTF-8"?>\n' + xml
     r = s.admin_client.post(connections_url(s.workspace), json={
-        "provider": "saml", "name": "Pasted", "domains": ["example.com"], "config": {"metadata_xml": "\n  " + xml}})
+        "provider": "saml", "name": "Pasted", "domains": ["example.com"],
+        "config": {"metadata_xml": "\n  " + xml}})
     assert r.status_code == 201, r.json
 
 
@@ -71,7 +74,8 @@ def test_schema_validation(workspace_setup, body, field):
     ({"metadata_xml": "<a", "metadata_url": "https://idp.example.test/md"}, "metadata_xml or metadata_url"),
     ({"metadata_xml": "not xml at all"}, "Invalid IdP metadata"),
     ({"metadata_xml": '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="x">'
-                      '<md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"/>'
+                      '<md:SPSSODescriptor '
+                      'protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"/>'
                       '</md:EntityDescriptor>'}, "service provider metadata"),
     ({"metadata_url": "ftp://idp.example.test/md"}, "Invalid metadata_url"),
     ({"metadata_xml": "x", "entity_id": "y"}, "Unknown saml config keys"),
@@ -96,7 +100,8 @@ def test_xxe_and_billion_laughs_metadata_refused(workspace_setup):
 
 @pytest.mark.parametrize("domains", [["not a domain"], ["example"], ["a@b.com"], ["exa_mple.com"], [42]])
 def test_bad_domains(workspace_setup, domains):
-    r = workspace_setup.admin_client.post(connections_url(workspace_setup.workspace), json=oidc_body(domains=domains))
+    s = workspace_setup
+    r = s.admin_client.post(connections_url(s.workspace), json=oidc_body(domains=domains))
     assert r.status_code in (400, 422)
 
 
@@ -107,7 +112,8 @@ def test_bad_domains(workspace_setup, domains):
     ({"issuer": "https://x.test", "client_id": "c", "client_secret": "s", "scope": "x"}, "scope"),
 ])
 def test_oidc_config_validation(workspace_setup, config, field):
-    r = workspace_setup.admin_client.post(connections_url(workspace_setup.workspace), json=oidc_body(config=config))
+    s = workspace_setup
+    r = s.admin_client.post(connections_url(s.workspace), json=oidc_body(config=config))
     assert r.status_code == 400, r.json
     assert field in r.json["errors"]["config"]
 
@@ -145,7 +151,8 @@ def test_provider_cannot_change(workspace_setup):
 
 def test_domain_claimed_by_one_workspace_only(app, client, workspace_setup):
     s = workspace_setup
-    assert s.admin_client.post(connections_url(s.workspace), json=oidc_body(domains=["example.com"])).status_code == 201
+    create = s.admin_client.post
+    assert create(connections_url(s.workspace), json=oidc_body(domains=["example.com"])).status_code == 201
     with app.app_context(), db.connection_context():
         other, _ = factories.make_workspace("Other", owner_email="owner@other.test")
         other_client = AuthClient(client, factories.make_service_token(other, ["admin"]))
@@ -153,20 +160,22 @@ def test_domain_claimed_by_one_workspace_only(app, client, workspace_setup):
     assert r.status_code == 409
     assert "example.com" in r.json["message"]
     # Nothing of the refused request stayed behind: other.test is still free.
-    assert s.admin_client.post(connections_url(s.workspace), json=oidc_body(domains=["other.test"])).status_code == 201
+    assert create(connections_url(s.workspace), json=oidc_body(domains=["other.test"])).status_code == 201
     # Within one workspace, two connections may share a domain (e.g. while moving from SAML to OIDC).
-    assert s.admin_client.post(connections_url(s.workspace), json=oidc_body(domains=["example.com"])).status_code == 201
+    assert create(connections_url(s.workspace), json=oidc_body(domains=["example.com"])).status_code == 201
 
 
 def test_domain_released_by_update(app, client, workspace_setup):
     s = workspace_setup
-    created = s.admin_client.post(connections_url(s.workspace), json=oidc_body(domains=["a.example.com"])).json
-    s.admin_client.patch(f"{connections_url(s.workspace)}/{created['id']}", json={"domains": ["b.example.com"]})
+    url = connections_url(s.workspace)
+    created = s.admin_client.post(url, json=oidc_body(domains=["a.example.com"])).json
+    s.admin_client.patch(f"{url}/{created['id']}", json={"domains": ["b.example.com"]})
     with app.app_context(), db.connection_context():
         other, _ = factories.make_workspace("Other", owner_email="owner@other.test")
         other_client = AuthClient(client, factories.make_service_token(other, ["admin"]))
-    assert other_client.post(connections_url(other), json=oidc_body(domains=["a.example.com"])).status_code == 201
-    assert other_client.post(connections_url(other), json=oidc_body(domains=["b.example.com"])).status_code == 409
+    other_url = connections_url(other)
+    assert other_client.post(other_url, json=oidc_body(domains=["a.example.com"])).status_code == 201
+    assert other_client.post(other_url, json=oidc_body(domains=["b.example.com"])).status_code == 409
 
 
 def test_other_workspace_sees_nothing(app, client, workspace_setup):
@@ -245,7 +254,8 @@ def test_metadata_url_fetched_private_refused_unless_allowed(app, workspace_setu
                 "config": {"metadata_url": f"{server.url}/metadata"}}
         refused = s.admin_client.post(connections_url(s.workspace), json=body)
         assert refused.status_code == 400
-        assert "loopback" in refused.json["message"] and "sso.allow_private_network" in refused.json["message"]
+        assert "loopback" in refused.json["message"]
+        assert "sso.allow_private_network" in refused.json["message"]
         allow_private_network(app, s.workspace)
         created = s.admin_client.post(connections_url(s.workspace), json=body)
         assert created.status_code == 201, created.json

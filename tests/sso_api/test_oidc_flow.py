@@ -1,4 +1,4 @@
-"""OIDC test sign-ins end to end against a real OpenID provider on 127.0.0.1: discovery, PKCE code flow, ID token."""
+"""OIDC test sign-ins end to end against a real OpenID provider on 127.0.0.1: discovery, PKCE, ID token."""
 
 from urllib.parse import parse_qs, urlsplit
 

@@ -1,4 +1,4 @@
-"""SAML test sign-ins end to end: API -> in-process pysaml2 IdP -> POST /sso/{id}/acs -> stored result and page."""
+"""SAML test sign-ins end to end: API -> in-process pysaml2 IdP -> POST /sso/{id}/acs -> result and page."""
 
 import base64
 from urllib.parse import urlsplit
@@ -215,7 +215,8 @@ def test_expired_run(app, client, saml_setup, saml_idp):
     run = start_test(s.admin_client, s.workspace, connection)
     posted = saml_idp.login(run["login_url"], "alice@example.com")
     with app.app_context(), db.connection_context():
-        SsoTestRun.update(expires_at=datetime.datetime(2000, 1, 1)).where(SsoTestRun.id == run["id"]).execute()
+        past = datetime.datetime(2000, 1, 1)
+        SsoTestRun.update(expires_at=past).where(SsoTestRun.id == run["id"]).execute()
     page = post_acs(client, posted)
     assert page.status_code == 410
     result = get_run(s.admin_client, s.workspace, connection, run)
@@ -238,7 +239,8 @@ def test_run_of_another_connection_is_not_found(client, saml_setup, saml_idp):
     s, connection = saml_setup
     other = create_saml(s.admin_client, s.workspace, saml_idp, domains=["example.org"], name="Second")
     run = start_test(s.admin_client, s.workspace, connection)
-    assert s.admin_client.get(f"{connections_url(s.workspace)}/{other['id']}/tests/{run['id']}").status_code == 404
+    url = f"{connections_url(s.workspace)}/{other['id']}/tests/{run['id']}"
+    assert s.admin_client.get(url).status_code == 404
     # The answer for one connection's run cannot be delivered to another connection's ACS.
     posted = saml_idp.login(run["login_url"], "alice@example.com")
     assert client.post(f"/sso/{other['id']}/acs", data=posted.form).status_code == 404
