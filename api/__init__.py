@@ -95,6 +95,8 @@ def init_app(app):
     from . import groups, invitations, members, roles, tokens, workspaces
     for module in (workspaces, members, invitations, roles, groups, tokens):
         api.register_blueprint(module.blp)
+    from .sso import init_sso
+    init_sso(api, app)
     app.extensions["roster.api"] = api
     return api
 

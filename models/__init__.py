@@ -3,10 +3,12 @@
 from .access import Invitation, OneTimeCode, Token
 from .db import BaseModel, db, init_db, upgrade, utcnow
 from .directory import Group, GroupGrant, GroupMember, Member, MemberRole, Person, Role
+from .sso import SsoConnection, SsoConsumedId, SsoDomain, SsoTestRun
 from .workspace import Workspace
 
 MODELS = [Workspace, Person, Role, Member, MemberRole, Group, GroupMember, GroupGrant, Token, Invitation,
-          OneTimeCode]
+          OneTimeCode, SsoConnection, SsoDomain, SsoTestRun, SsoConsumedId]
 
 __all__ = ["db", "init_db", "upgrade", "utcnow", "BaseModel", "MODELS", "Workspace", "Person", "Role", "Member",
-           "MemberRole", "Group", "GroupMember", "GroupGrant", "Token", "Invitation", "OneTimeCode"]
+           "MemberRole", "Group", "GroupMember", "GroupGrant", "Token", "Invitation", "OneTimeCode",
+           "SsoConnection", "SsoDomain", "SsoTestRun", "SsoConsumedId"]

@@ -1,0 +1,285 @@
+"""SSO connections: the admin API (connections, test runs) and the public side (metadata, ACS, callback)."""
+
+from flask import Blueprint as FlaskBlueprint
+from flask import Response, current_app, render_template, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from models.services import Actor, ServiceError, mutation
+from models.services import sso as svc
+from models.sso import CONNECTION_STATUSES, PROVIDERS
+
+from ..auth import current_actor, request_info, workspace_access
+
+blp = Blueprint("sso", __name__, url_prefix="/api/v1/workspaces",
+                description="SSO connections and test sign-ins")
+public_bp = FlaskBlueprint("sso_public", __name__, url_prefix="/sso", template_folder="../templates")
+
+RESULT_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+}
+
+
+class ConnectionCreateSchema(Schema):
+    provider = fields.String(required=True, validate=validate.OneOf(PROVIDERS))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    domains = fields.List(fields.String(validate=validate.Length(max=253)), required=True,
+                          validate=validate.Length(min=1, max=50))
+    config = fields.Dict(required=True, metadata={
+        "description": 'SAML: {"metadata_xml"} or {"metadata_url"}; '
+                       'OIDC: {"issuer", "client_id", "client_secret"} (the secret is write-only)'})
+    status = fields.String(validate=validate.OneOf(("draft", "inactive")))
+
+
+class ConnectionUpdateSchema(Schema):
+    provider = fields.String(validate=validate.OneOf(PROVIDERS))
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    domains = fields.List(fields.String(validate=validate.Length(max=253)),
+                          validate=validate.Length(min=1, max=50))
+    config = fields.Dict()
+    status = fields.String(validate=validate.OneOf(CONNECTION_STATUSES), metadata={
+        "description": "active needs a passing test of the current configuration"})
+
+
+class ConnectionSchema(Schema):
+    id = fields.String()
+    provider = fields.String()
+    name = fields.String()
+    domains = fields.List(fields.String())
+    status = fields.String()
+    config = fields.Dict()
+    service_provider = fields.Dict(metadata={"description": "What to enter at the IdP"})
+    last_test = fields.Dict(allow_none=True)
+    last_test_current = fields.Boolean(metadata={"description": "The last test passed with this config"})
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class CheckSchema(Schema):
+    id = fields.String()
+    stage = fields.String()
+    status = fields.String()
+    message = fields.String()
+    fix = fields.String(allow_none=True)
+    detail = fields.Raw(allow_none=True)
+
+
+class TestRunSchema(Schema):
+    id = fields.String()
+    connection_id = fields.String()
+    provider = fields.String()
+    status = fields.String()
+    summary = fields.String()
+    login_url = fields.String(allow_none=True)
+    checks = fields.List(fields.Nested(CheckSchema))
+    profile = fields.Dict(allow_none=True)
+    started_by = fields.String()
+    created_at = fields.DateTime()
+    expires_at = fields.DateTime()
+    finished_at = fields.DateTime(allow_none=True)
+
+
+def site():
+    """Return the public URL and secret key the SSO service works with."""
+    return svc.Site(current_app.config["PUBLIC_URL"], current_app.config["SECRET_KEY"])
+
+
+def connection_out(connection):
+    """Return a connection as the API shows it (never the client secret)."""
+    here = site()
+    if connection.provider == "saml":
+        sp = {"entity_id": here.sp_entity_id(connection), "acs_url": here.acs_url(connection),
+              "metadata_url": here.sp_entity_id(connection), "nameid_format":
+              "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"}
+    else:
+        sp = {"redirect_uri": here.redirect_uri(connection)}
+    return {"id": connection.id, "provider": connection.provider, "name": connection.name,
+            "domains": connection.domains, "status": connection.status,
+            "config": svc.public_config(connection),
+            "service_provider": sp, "last_test": connection.last_test,
+            "last_test_current": svc.test_is_current(connection), "created_at": connection.created_at,
+            "updated_at": connection.updated_at}
+
+
+def run_out(run):
+    """Return a test run as the API shows it; the login URL only while the sign-in is pending."""
+    return {"id": run.id, "connection_id": run.connection_id, "provider": run.provider, "status": run.status,
+            "summary": run.summary, "login_url": run.login_url if run.status == "pending_login" else None,
+            "checks": run.checks, "profile": run.profile, "started_by": run.started_by,
+            "created_at": run.created_at,
+            "expires_at": run.expires_at, "finished_at": run.finished_at}
+
+
+def _who(actor):
+    if actor.person is not None:
+        return actor.person.email
+    return f"token {actor.token_label or actor.token_id}"
+
+
+@blp.route("/<ws>/sso/connections")
+class Connections(MethodView):
+    @blp.response(200, ConnectionSchema(many=True))
+    def get(self, ws):
+        """List the workspace's SSO connections."""
+        workspace, _ = workspace_access(ws, "sso:read")
+        return [connection_out(c) for c in svc.list_connections(workspace)]
+
+    @blp.arguments(ConnectionCreateSchema)
+    @blp.response(201, ConnectionSchema)
+    def post(self, data, ws):
+        """Create an SSO connection (draft); SAML metadata given by URL is fetched now."""
+        workspace, _ = workspace_access(ws, "sso:manage")
+        prepared = svc.prepare_connection(workspace, data)
+        with mutation(workspace, current_actor(), "sso.connection.create") as change:
+            connection = svc.create_connection(change, workspace, prepared, site())
+        return connection_out(connection)
+
+
+@blp.route("/<ws>/sso/connections/<connection_id>")
+class ConnectionItem(MethodView):
+    @blp.response(200, ConnectionSchema)
+    def get(self, ws, connection_id):
+        """Read an SSO connection."""
+        workspace, _ = workspace_access(ws, "sso:read")
+        return connection_out(svc.get_connection(workspace, connection_id))
+
+    @blp.arguments(ConnectionUpdateSchema)
+    @blp.response(200, ConnectionSchema)
+    def patch(self, data, ws, connection_id):
+        """Change a connection; a new config or domains make it draft again until a test passes."""
+        workspace, _ = workspace_access(ws, "sso:manage")
+        connection = svc.get_connection(workspace, connection_id)
+        prepared = svc.prepare_connection(workspace, data, existing=connection)
+        with mutation(workspace, current_actor(), "sso.connection.update") as change:
+            connection = svc.update_connection(change, workspace, connection, prepared, site())
+        return connection_out(connection)
+
+    @blp.response(204)
+    def delete(self, ws, connection_id):
+        """Delete a connection with its test runs and release its domains."""
+        workspace, _ = workspace_access(ws, "sso:manage")
+        connection = svc.get_connection(workspace, connection_id)
+        with mutation(workspace, current_actor(), "sso.connection.delete") as change:
+            svc.delete_connection(change, workspace, connection)
+
+
+@blp.route("/<ws>/sso/connections/<connection_id>/tests", methods=["POST"])
+@blp.response(201, TestRunSchema)
+def start_test(ws, connection_id):
+    """Start a test sign-in: static checks now, then send the browser to login_url."""
+    workspace, _ = workspace_access(ws, "sso:test")
+    connection = svc.get_connection(workspace, connection_id)
+    here = site()
+    start = svc.prepare_test(workspace, connection, here)
+    actor = current_actor()
+    with mutation(workspace, actor, "sso.test.start") as change:
+        run = svc.start_test(change, workspace, connection, start, here, started_by=_who(actor))
+    return run_out(run)
+
+
+@blp.route("/<ws>/sso/connections/<connection_id>/tests/<run_id>", methods=["GET"])
+@blp.response(200, TestRunSchema)
+def get_test(ws, connection_id, run_id):
+    """Read a test run: status, summary, every check and the profile received."""
+    workspace, _ = workspace_access(ws, "sso:read")
+    connection = svc.get_connection(workspace, connection_id)
+    return run_out(svc.get_test_run(workspace, connection, run_id))
+
+
+def _page(status_code, run=None, connection=None, error=None):
+    body = render_template("sso/result.html", run=run, connection=connection, error=error,
+                           status_label=STATUS_LABELS.get(run.status if run else "failed"))
+    return Response(body, status=status_code, mimetype="text/html", headers=RESULT_HEADERS)
+
+
+STATUS_LABELS = {
+    "passed": "Passed",
+    "passed_with_warnings": "Passed with warnings",
+    "failed": "Failed",
+    "expired": "Expired",
+    "pending_login": "Waiting for the sign-in",
+}
+
+
+def _public_actor(connection):
+    return Actor(kind="public", idp=f"sso:{connection.name}"[:200], **request_info())
+
+
+def _workspace_of(connection):
+    from models.workspace import Workspace
+    return Workspace.get_by_id(connection.workspace_id)
+
+
+@public_bp.route("/<connection_id>/metadata", methods=["GET"])
+def sp_metadata(connection_id):
+    """Serve the SP metadata of a SAML connection (entityID, ACS URL, NameID format)."""
+    from .saml import NAMEID_EMAIL
+    from .saml import sp_metadata as render
+    try:
+        connection = svc.find_public_connection(connection_id)
+    except ServiceError as error:
+        return Response(error.message, status=error.status, mimetype="text/plain")
+    if connection.provider != "saml":
+        return Response("This connection uses OpenID Connect: it has no SAML metadata", status=404,
+                        mimetype="text/plain")
+    here = site()
+    xml = render(here.sp_entity_id(connection), here.acs_url(connection), NAMEID_EMAIL)
+    return Response(xml, mimetype="application/samlmetadata+xml",
+                    headers={"Content-Disposition": f'inline; filename="roster-sp-{connection.id}.xml"'})
+
+
+@public_bp.route("/<connection_id>/acs", methods=["POST"])
+def acs(connection_id):
+    """Receive the IdP's SAML Response for a test run, verify it, store and show the result."""
+    connection = None
+    try:
+        connection = svc.find_public_connection(connection_id)
+        if connection.provider != "saml":
+            return _page(404, connection=connection, error="This connection uses OpenID Connect, not SAML")
+        saml_response = request.form.get("SAMLResponse")
+        if not saml_response:
+            return _page(400, connection=connection, error="The request carries no SAMLResponse")
+        run = svc.find_pending_run(connection, request.form.get("RelayState"))
+        if run.status != "pending_login":
+            return _finished_page(run, connection)
+        here = site()
+        checks, profile, consume = svc.verify_saml_answer(connection, run, saml_response, here)
+        workspace = _workspace_of(connection)
+        with mutation(workspace, _public_actor(connection), "sso.test.finish") as change:
+            run = svc.finish_test(change, connection, run, checks, profile, consume)
+        return _page(200, run=run, connection=connection)
+    except ServiceError as error:
+        return _page(error.status, connection=connection, error=error.message)
+
+
+@public_bp.route("/<connection_id>/callback", methods=["GET"])
+def oidc_callback(connection_id):
+    """Receive the OIDC redirect of a test run: exchange the code, verify the ID token, show the result."""
+    connection = None
+    try:
+        connection = svc.find_public_connection(connection_id)
+        if connection.provider != "oidc":
+            return _page(404, connection=connection, error="This connection uses SAML, not OpenID Connect")
+        run = svc.find_pending_run(connection, request.args.get("state"))
+        if run.status != "pending_login":
+            return _finished_page(run, connection)
+        workspace = _workspace_of(connection)
+        checks, profile = svc.verify_oidc_answer(workspace, connection, run, request.args, site())
+        with mutation(workspace, _public_actor(connection), "sso.test.finish") as change:
+            run = svc.finish_test(change, connection, run, checks, profile)
+        return _page(200, run=run, connection=connection)
+    except ServiceError as error:
+        return _page(error.status, connection=connection, error=error.message)
+
+
+def _finished_page(run, connection):
+    if run.status == "expired":
+        return _page(410, run=run, connection=connection,
+                     error="This test run expired before the sign-in came back; start a new test")
+    return _page(409, run=run, connection=connection,
+                 error="This test run has already received its answer; an answer is accepted once, so this "
+                       "second delivery is refused as a replay. The admin API shows the stored result.")

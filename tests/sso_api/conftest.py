@@ -1,0 +1,77 @@
+"""SSO API test fixtures: the test IdPs (in-process SAML, a real OpenID provider on 127.0.0.1) and helpers."""
+
+import pytest
+
+from idp_fixtures.sso.oidc_provider import OidcProvider
+from idp_fixtures.sso.saml_idp import SamlIdp
+from models.db import db
+from models.workspace import Workspace
+
+
+@pytest.fixture
+def saml_idp():
+    idp = SamlIdp(shape="okta")
+    yield idp
+    idp.close()
+
+
+@pytest.fixture
+def oidc_provider():
+    with OidcProvider(default_email="alice@example.com") as provider:
+        yield provider
+
+
+def allow_private_network(app, workspace, allowed=True):
+    """Turn the workspace setting sso.allow_private_network on (the test IdPs listen on 127.0.0.1)."""
+    with app.app_context(), db.connection_context():
+        ws = Workspace.get_by_id(workspace.id)
+        ws.settings = {**(ws.settings or {}), "sso.allow_private_network": allowed}
+        ws.save()
+
+
+def connections_url(workspace):
+    return f"/api/v1/workspaces/{workspace.slug}/sso/connections"
+
+
+def create_saml(client, workspace, idp, domains=("example.com",), name="Okta"):
+    r = client.post(connections_url(workspace), json={
+        "provider": "saml", "name": name, "domains": list(domains),
+        "config": {"metadata_xml": idp.metadata_xml}})
+    assert r.status_code == 201, r.json
+    return r.json
+
+
+def create_oidc(client, workspace, provider, domains=("example.com",), name="OIDC"):
+    r = client.post(connections_url(workspace), json={
+        "provider": "oidc", "name": name, "domains": list(domains),
+        "config": {"issuer": provider.issuer, "client_id": provider.client_id,
+                   "client_secret": provider.client_secret}})
+    assert r.status_code == 201, r.json
+    return r.json
+
+
+def start_test(client, workspace, connection):
+    r = client.post(f"{connections_url(workspace)}/{connection['id']}/tests")
+    assert r.status_code == 201, r.json
+    return r.json
+
+
+def get_run(client, workspace, connection, run):
+    r = client.get(f"{connections_url(workspace)}/{connection['id']}/tests/{run['id']}")
+    assert r.status_code == 200, r.json
+    return r.json
+
+
+def checks_by_id(run):
+    out = {}
+    for check in run["checks"]:
+        out.setdefault(check["id"], []).append(check["status"])
+    return out
+
+
+def complete_oidc_login(client, provider, run, email=None):
+    """Sign in at the provider's login page and follow its redirect to Roster's callback; return the page."""
+    from urllib.parse import urlsplit
+    callback = provider.login(run["login_url"], email)
+    parts = urlsplit(callback)
+    return client.get(f"{parts.path}?{parts.query}")
