@@ -3,6 +3,8 @@
 Frozen DDL as of this migration (generated from models/sso.py with peewee's schema manager).
 """
 
+from peewee import PostgresqlDatabase
+
 DDL = {'postgres': ['CREATE TABLE "sso_connection" ("id" VARCHAR(36) NOT NULL PRIMARY KEY, "workspace_id" VARCHAR(36) '
               'NOT NULL, "provider" VARCHAR(8) NOT NULL, "name" VARCHAR(200) NOT NULL, "domains" JSONB NOT NULL, '
               '"config" JSONB NOT NULL, "secret" TEXT, "status" VARCHAR(16) NOT NULL, "config_version" INTEGER NOT '
@@ -75,7 +77,7 @@ DDL = {'postgres': ['CREATE TABLE "sso_connection" ("id" VARCHAR(36) NOT NULL PR
 
 
 def up(migrator, db):
-    dialect = "postgres" if db.__class__.__name__.startswith("Postgres") else "sqlite"
+    dialect = "postgres" if isinstance(db, PostgresqlDatabase) else "sqlite"
     for statement in DDL[dialect]:
         db.execute_sql(statement)
 
