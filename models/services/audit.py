@@ -394,7 +394,7 @@ def _refused_workspace():
     """Return (workspace, actor) for a refused request when the caller is authenticated to its workspace."""
     from .authz import access_for
     from .workspaces import find_workspace
-    actor = g.get("actor")
+    actor = g.get("actor") or _authenticate_request()
     if actor is None:
         return None, None
     if request.path.startswith("/scim/v2/"):
@@ -409,6 +409,17 @@ def _refused_workspace():
     except NotFoundError:
         return None, None
     return workspace, actor
+
+
+def _authenticate_request():
+    """Return the Actor of the request's bearer token when the view refused before authenticating (a 422)."""
+    from .tokens import authenticate
+    scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not raw.strip():
+        return None
+    return authenticate(raw.strip(), ip=request.remote_addr,
+                        user_agent=(request.user_agent.string or "")[:400] or None,
+                        request_id=g.get("request_id"))
 
 
 def _response_outcome(response):
