@@ -738,12 +738,6 @@ def _verify_once(workspace_id, checkpoint):
     if checkpoint is not None:
         if checkpoint_hash(checkpoint) != checkpoint.hash:
             return _bad(0, checkpoint.seq, "modified", f"the prune checkpoint through event {start} was altered")
-        attested = any((row.get("after") or {}).get("checkpoint_hash") == checkpoint.hash
-                       for row in E.select(E.after).where(E.workspace_id == workspace_id, E.seq > start,
-                                                         E.operation == "audit.pruned").dicts())
-        if not attested:
-            return _bad(0, start, "deleted",
-                        f"events through {start} are gone but no audit.pruned event records that checkpoint")
     checked, expected, prev_prev = 0, start + 1, None
     for row, following in _with_next(iter_rows(workspace_id, start, head_seq)):
         seq = row["seq"]
@@ -771,6 +765,14 @@ def _verify_once(workspace_id, checkpoint):
     stale = E.select(fn.MIN(E.seq)).where(E.workspace_id == workspace_id, E.seq <= start).scalar()
     if stale is not None:
         return _bad(checked, stale, "inserted", f"event {stale} sits inside the pruned range")
+    if checkpoint is not None:
+        # A real prune writes an audit.pruned event naming its checkpoint, chained after it (checked above).
+        attested = any((row.get("after") or {}).get("checkpoint_hash") == checkpoint.hash
+                       for row in E.select(E.after).where(E.workspace_id == workspace_id, E.seq > start,
+                                                         E.operation == "audit.pruned").dicts())
+        if not attested:
+            return _bad(checked, start, "deleted",
+                        f"events through {start} are gone but no audit.pruned event records that checkpoint")
     return {"ok": True, "checked": checked, "first_bad": None}
 
 
