@@ -172,22 +172,45 @@ def _returning_supported():
     return is_postgres() or sqlite3.sqlite_version_info >= (3, 35, 0)
 
 
+# The write path runs inside every mutation, so its three statements are prepared once as SQL text: building
+# them with peewee's query builder cost more than executing them (bench/audit_export_bench.py).
+_EVENT_COLUMNS = tuple(HASHED_COLUMNS) + ("prev_hash", "hash")
+_JSON_COLUMNS = ("before", "after", "quirks")
+
+
+def _event_insert_sql(rows_count):
+    param = db.param
+    columns = ", ".join(f'"{c}"' for c in _EVENT_COLUMNS)
+    values = "(" + ", ".join([param] * len(_EVENT_COLUMNS)) + ")"
+    return f'INSERT INTO "provisioning_event" ({columns}) VALUES ' + ", ".join([values] * rows_count)
+
+
+def _event_params(rows):
+    fields = E._meta.fields
+    if is_postgres():
+        return [fields[c].db_value(row[c]) for row in rows for c in _EVENT_COLUMNS]
+    # SQLite keeps JSON as text; json.dumps text reads back to the very values that were hashed.
+    return [(json.dumps(row[c]) if row[c] is not None else None) if c in _JSON_COLUMNS else row[c]
+            for row in rows for c in _EVENT_COLUMNS]
+
+
 def _advance_head(workspace_id, count):
     """Reserve `count` sequence numbers; return (first seq, hash of the event before it). Locks the head row."""
-    head = ProvisioningChain
+    param = db.param
+    update = f'UPDATE "provisioning_chain" SET "last_seq" = "last_seq" + {param} WHERE "workspace_id" = {param}'
     for _ in range(2):
-        query = head.update(last_seq=head.last_seq + count).where(head.workspace_id == workspace_id)
         if _returning_supported():
-            rows = list(query.returning(head.last_seq, head.last_hash).tuples().execute())
+            row = db.execute_sql(update + ' RETURNING "last_seq", "last_hash"', (count, workspace_id)).fetchone()
         else:
-            rows = [] if not query.execute() else list(
-                head.select(head.last_seq, head.last_hash).where(head.workspace_id == workspace_id).tuples())
-        if rows:
-            last_seq, last_hash = rows[0]
+            changed = db.execute_sql(update, (count, workspace_id)).rowcount
+            row = db.execute_sql(f'SELECT "last_seq", "last_hash" FROM "provisioning_chain" WHERE '
+                                 f'"workspace_id" = {param}', (workspace_id,)).fetchone() if changed else None
+        if row:
+            last_seq, last_hash = row
             return last_seq - count + 1, last_hash
         # The first event of this workspace: create the head (a concurrent creator wins harmlessly), retry.
-        head.insert(workspace_id=workspace_id, last_seq=0, last_hash=GENESIS_HASH).on_conflict_ignore() \
-            .as_rowcount().execute()
+        ProvisioningChain.insert(workspace_id=workspace_id, last_seq=0, last_hash=GENESIS_HASH) \
+            .on_conflict_ignore().as_rowcount().execute()
     raise RuntimeError("could not lock the provisioning chain head")
 
 
@@ -228,10 +251,12 @@ def append_events(workspace_id, records):
         refs.extend({"workspace_id": workspace_id, "ref_id": ref, "seq": row["seq"]}
                     for ref in mentions(row["before"], row["after"], row["target_id"]))
     for start in range(0, len(rows), INSERT_CHUNK):  # stay under the databases' bound-parameter limits
-        E.insert_many(rows[start:start + INSERT_CHUNK]).as_rowcount().execute()
+        chunk = rows[start:start + INSERT_CHUNK]
+        db.execute_sql(_event_insert_sql(len(chunk)), _event_params(chunk))
     for start in range(0, len(refs), INSERT_CHUNK):
         ProvisioningEventRef.insert_many(refs[start:start + INSERT_CHUNK]).as_rowcount().execute()
-    ProvisioningChain.update(last_hash=prev).where(ProvisioningChain.workspace_id == workspace_id).execute()
+    db.execute_sql(f'UPDATE "provisioning_chain" SET "last_hash" = {db.param} WHERE "workspace_id" = {db.param}',
+                   (prev, workspace_id))
     return rows
 
 
