@@ -410,8 +410,6 @@ def _refused_operation():
     for pattern, methods, _ in _SCIM_ROUTES:
         if pattern.match(request.path):
             return methods.get(request.method, "request.refused")
-    if request.path.rstrip("/") == "/scim/v2/Bulk":
-        return "request.refused"
     return "request.refused"
 
 
