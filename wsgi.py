@@ -24,6 +24,8 @@ def create_app(config=None):
 
     from api import init_app as init_api
     init_api(app)
+    from scim import init_app as init_scim
+    init_scim(app)
     return app
 
 

@@ -1,16 +1,16 @@
-"""SCIM responses: the media type on every answer, and error bodies."""
+"""SCIM responses: the media type on every answer, error bodies, ListResponse, Location and ETag."""
 
 import json
 
 from flask import Response
 
-from .constants import MEDIA_TYPE
+from .constants import LIST_RESPONSE, MEDIA_TYPE
 
 
 def scim_response(body, status=200, headers=None):
     """Return `body` as application/scim+json."""
     data = json.dumps(body, separators=(",", ":"), ensure_ascii=False) if body is not None else ""
-    response = Response(data, status=status, content_type=MEDIA_TYPE if body is not None else None)
+    response = Response(data, status=status, content_type=MEDIA_TYPE)
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response
@@ -20,3 +20,39 @@ def scim_error_response(error):
     """Render a ScimError as RFC 7644 §3.12 error JSON."""
     headers = {"WWW-Authenticate": 'Bearer realm="scim"'} if error.status == 401 else None
     return scim_response(error.to_dict(), status=error.status, headers=headers)
+
+
+def list_response(resources, total, start_index):
+    """Return an RFC 7644 §3.4.2 ListResponse; the counts are JSON integers (Okta requires it)."""
+    return scim_response({
+        "schemas": [LIST_RESPONSE],
+        "totalResults": int(total),
+        "startIndex": int(start_index),
+        "itemsPerPage": len(resources),
+        "Resources": resources,
+    })
+
+
+def resource_response(resource, status=200, *, version=None, location=None):
+    """Return one resource with its ETag (RFC 7644 §3.14) and, on creation, its Location (§3.3)."""
+    headers = {}
+    if version:
+        headers["ETag"] = version
+    if location:
+        headers["Location"] = location
+    return scim_response(resource, status=status, headers=headers)
+
+
+def no_content(version=None):
+    """Return 204 No Content, with the new ETag when there is one (RFC 7644 §3.5.2, §3.6)."""
+    response = Response(status=204, content_type=MEDIA_TYPE)
+    if version:
+        response.headers["ETag"] = version
+    return response
+
+
+def not_modified(version):
+    """Return 304 Not Modified for a matching If-None-Match (RFC 7644 §3.14)."""
+    response = Response(status=304, content_type=MEDIA_TYPE)
+    response.headers["ETag"] = version
+    return response

@@ -1,0 +1,118 @@
+"""The SCIM 2.0 blueprint at /scim/v2 and what every view shares: auth, body parsing, options, errors.
+
+Views only glue: parse the request, call `scim.repository`, render with `scim.mapping`, answer with
+`scim.responses`. Unknown query parameters are ignored on every path (Entra's `?aadOptscim062020`).
+"""
+
+import json
+
+from flask import Blueprint, current_app, g, request
+
+from models.services import ServiceError
+
+from .. import auth
+from ..constants import BULK_MAX_PAYLOAD_SIZE, MAX_RESULTS
+from ..errors import InvalidSyntaxError, PayloadTooLargeError, ScimError
+from ..mapping import Projection, etag
+from ..repository import Options, _service_error
+from ..responses import not_modified, scim_error_response
+
+bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
+
+JSON_TYPES = ("application/scim+json", "application/json")
+# Discovery is public (RFC 7644 §4 leaves it to the provider): IdPs read it while being configured.
+PUBLIC_ENDPOINTS = ("scim.service_provider_config", "scim.list_resource_types", "scim.get_resource_type",
+                    "scim.list_schemas", "scim.get_schema")
+PERSONAL_ENDPOINTS = ("scim.get_me", "scim.me_not_implemented")
+
+
+@bp.before_request
+def _authenticate():
+    if request.content_length is not None and request.content_length > BULK_MAX_PAYLOAD_SIZE:
+        raise PayloadTooLargeError(f"The request body exceeds maxPayloadSize ({BULK_MAX_PAYLOAD_SIZE} bytes)")
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return
+    if request.endpoint in PERSONAL_ENDPOINTS:
+        auth.require_personal_token()
+        return
+    auth.require_service_token()
+
+
+@bp.errorhandler(ScimError)
+def _scim_error(error):
+    return scim_error_response(error)
+
+
+@bp.errorhandler(ServiceError)
+def _service_refusal(error):
+    return scim_error_response(_service_error(error))
+
+
+def base_url():
+    """Return the public base URL resources are located under."""
+    return current_app.config["PUBLIC_URL"]
+
+
+def max_results():
+    """Return the largest page size, advertised in /ServiceProviderConfig and enforced."""
+    return min(int(current_app.config.get("SCIM_MAX_RESULTS") or MAX_RESULTS), MAX_RESULTS)
+
+
+def json_body():
+    """Return the parsed JSON body; 400 invalidSyntax for another media type or bad JSON (RFC 7644 §3.8)."""
+    mimetype = (request.mimetype or "").lower()
+    if mimetype and mimetype not in JSON_TYPES:
+        raise InvalidSyntaxError(f"Send the body as application/scim+json or application/json, "
+                                 f"not {mimetype}")
+    raw = request.get_data(cache=True)
+    if len(raw) > BULK_MAX_PAYLOAD_SIZE:
+        raise PayloadTooLargeError(f"The request body exceeds maxPayloadSize ({BULK_MAX_PAYLOAD_SIZE} bytes)")
+    if not raw.strip():
+        raise InvalidSyntaxError("The request body is empty")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidSyntaxError(f"The request body is not valid JSON: {error}") from None
+
+
+def options(if_match=None):
+    """Return the repository Options of this request."""
+    return Options(base_url(), strict=bool(g.workspace.setting("scim.strict_rfc")),
+                   if_match=if_match if if_match is not None else request.headers.get("If-Match"))
+
+
+def projection(resource_type, source=None):
+    """Return the attributes/excludedAttributes projection of the request (query or .search body)."""
+    source = request.args if source is None else source
+    return Projection(resource_type, _get(source, "attributes"), _get(source, "excludedAttributes"))
+
+
+def _get(source, key):
+    """Read `key` from query args or a body, case-insensitively."""
+    if key in source:
+        return source.get(key)
+    lower = key.lower()
+    for name in source.keys():
+        if isinstance(name, str) and name.lower() == lower:
+            return source.get(name)
+    return None
+
+
+def not_modified_response(row):
+    """Return 304 when If-None-Match names the current version (RFC 7644 §3.14), else None."""
+    header = request.headers.get("If-None-Match")
+    if not header:
+        return None
+    current = etag(row.version)
+    tags = [t.strip() for t in header.split(",")]
+    if "*" in tags or any(t.removeprefix("W/") == current.removeprefix("W/") for t in tags):
+        return not_modified(current)
+    return None
+
+
+def has_projection():
+    """Tell whether the request names attributes or excludedAttributes."""
+    return any(_get(request.args, key) is not None for key in ("attributes", "excludedAttributes"))
+
+
+from . import bulk, discovery, groups, me, search, users  # noqa: E402,F401

@@ -1,0 +1,177 @@
+"""Listing and searching: GET /Users and /Groups, POST /Users/.search, /Groups/.search and /.search.
+
+RFC 7644 §3.4.2: the filter runs in the database (`scim.filters.compile_filter`), `sortBy`/`sortOrder` order
+it (then the id, so pages are stable), `startIndex` is 1-based (below 1 means 1), `count` below 0 means 0 and
+above the advertised maximum is capped to it; `count=0` answers only totalResults. A filter matching nothing
+is a 200 with totalResults 0, never a 404 (Entra's Test Connection). POST /.search (§3.4.3) lists Users, then
+Groups; an attribute one type does not have simply matches nothing of that type.
+"""
+
+from flask import g, request
+
+from models.directory import Group, GroupMember, Member
+
+from .. import repository, schema
+from ..constants import DEFAULT_COUNT, SEARCH_REQUEST
+from ..errors import InvalidFilterError, InvalidValueError
+from ..filters import (And, Comparison, Not, Or, ValuePath, compile_filter, group_resource_map, order_by,
+                       parse_filter, user_resource_map)
+from ..responses import list_response
+from . import _get, base_url, bp, json_body, max_results, projection
+
+USER, GROUP = repository.USER, repository.GROUP
+
+
+def resource_map(resource_type):
+    """Return the filter ResourceMap of a resource type."""
+    if resource_type == USER:
+        return user_resource_map(Member, GroupMember, Group)
+    return group_resource_map(Group, GroupMember, Member)
+
+
+def _integer(source, key, default):
+    value = _get(source, key)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        raise InvalidValueError(f"{key} must be an integer")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InvalidValueError(f"{key} must be an integer, not {value!r}") from None
+
+
+class SearchRequest:
+    """The listing parameters of a query string or a SearchRequest body (RFC 7644 §3.4.2, §3.4.3)."""
+
+    def __init__(self, source):
+        # RFC 7644 §3.4.2.4: startIndex is 1-based; values below 1 mean 1, a negative count means 0.
+        self.start_index = max(1, _integer(source, "startIndex", 1))
+        self.count = min(max(0, _integer(source, "count", DEFAULT_COUNT)), max_results())
+        text = _get(source, "filter")
+        if text is not None and not isinstance(text, str):
+            raise InvalidFilterError("filter must be a string")
+        self.filter = parse_filter(text) if text and text.strip() else None
+        sort_by = _get(source, "sortBy")
+        if sort_by is not None and not isinstance(sort_by, str):
+            raise InvalidValueError("sortBy must be an attribute name")
+        self.sort_by = sort_by.strip() if sort_by and sort_by.strip() else None
+        order = _get(source, "sortOrder")
+        if order is None or order == "":
+            order = "ascending"
+        if not isinstance(order, str) or order.lower() not in ("ascending", "descending"):
+            raise InvalidValueError("sortOrder must be ascending or descending")
+        self.descending = order.lower() == "descending"
+        self.source = source
+
+
+def _known(resource_type, path):
+    return schema.resolve(resource_type, path.uri, path.name) is not None
+
+
+def restrict(node, resource_type):
+    """Fold a root-search filter for one type: attributes it lacks match nothing (RFC 7644 §3.4.3).
+
+    Returns the reduced node, True (matches everything) or False (matches nothing).
+    """
+    if isinstance(node, (Comparison, ValuePath)):
+        return node if _known(resource_type, node.path) else False
+    if isinstance(node, Not):
+        inner = restrict(node.expr, resource_type)
+        return (not inner) if isinstance(inner, bool) else Not(inner)
+    if isinstance(node, (And, Or)):
+        left, right = restrict(node.left, resource_type), restrict(node.right, resource_type)
+        absorbing = isinstance(node, Or)  # True absorbs an or, False absorbs an and
+        for side, other in ((left, right), (right, left)):
+            if isinstance(side, bool):
+                return absorbing if side is absorbing else other
+        return type(node)(left, right)
+    return node
+
+
+def _criteria(resource_type, search, root=False):
+    """Return (where, order) for one resource type; where is False when nothing of the type can match."""
+    rmap = resource_map(resource_type)
+    node = search.filter
+    if node is not None and root:
+        node = restrict(node, resource_type)
+        if node is True:
+            node = None
+        elif node is False:
+            return False, None
+    where = compile_filter(node, rmap) if node is not None else None
+    order = order_by(search.sort_by, rmap, search.descending)[:-1] if search.sort_by else None
+    return where, order
+
+
+def _render(resource_type, rows, search):
+    proj = projection(resource_type, search.source)
+    if resource_type == USER:
+        return repository.render_users(g.workspace, rows, proj, base_url())
+    return repository.render_groups(g.workspace, rows, proj, base_url())
+
+
+def run_search(resource_types, search):
+    """Answer a listing over one or more resource types as a ListResponse."""
+    offset, limit = search.start_index - 1, search.count
+    plans, first_error = [], None
+    root = len(resource_types) > 1
+    for resource_type in resource_types:
+        try:
+            plans.append((resource_type, *_criteria(resource_type, search, root)))
+        except (InvalidFilterError, InvalidValueError) as error:
+            if not root:
+                raise
+            first_error = first_error or error
+    if search.filter is not None and root and all(where is False for _, where, _ in plans):
+        raise first_error or InvalidFilterError("The filter names no attribute of any resource type")
+    resources, total = [], 0
+    for resource_type, where, order in plans:
+        if where is False:
+            continue
+        type_total, rows = repository.list_page(g.workspace, resource_type, where, order,
+                                                offset=max(0, offset - total), limit=limit - len(resources))
+        if offset < total + type_total and rows:
+            resources.extend(_render(resource_type, rows, search))
+        total += type_total
+    return list_response(resources, total, search.start_index)
+
+
+def _search_body():
+    body = json_body()
+    if not isinstance(body, dict):
+        raise InvalidValueError("A SearchRequest must be a JSON object")
+    schemas = body.get("schemas")
+    if schemas is not None and (not isinstance(schemas, list) or SEARCH_REQUEST not in schemas):
+        raise InvalidValueError(f"A SearchRequest's schemas must contain {SEARCH_REQUEST}")
+    return body
+
+
+@bp.get("/Users")
+def list_users():
+    """List or filter users."""
+    return run_search([USER], SearchRequest(request.args))
+
+
+@bp.get("/Groups")
+def list_groups():
+    """List or filter groups."""
+    return run_search([GROUP], SearchRequest(request.args))
+
+
+@bp.post("/Users/.search")
+def search_users():
+    """Search users with a SearchRequest body (RFC 7644 §3.4.3)."""
+    return run_search([USER], SearchRequest(_search_body()))
+
+
+@bp.post("/Groups/.search")
+def search_groups():
+    """Search groups with a SearchRequest body (RFC 7644 §3.4.3)."""
+    return run_search([GROUP], SearchRequest(_search_body()))
+
+
+@bp.post("/.search")
+def search_all():
+    """Search every resource type with a SearchRequest body (RFC 7644 §3.4.3)."""
+    return run_search([USER, GROUP], SearchRequest(_search_body()))

@@ -1,0 +1,54 @@
+"""/Users: one view per verb (RFC 7644 §3.3, §3.4.1, §3.5, §3.6); listing lives in search.py."""
+
+from flask import g
+
+from .. import repository
+from ..mapping import etag, user_location
+from ..responses import no_content, resource_response
+from . import base_url, bp, json_body, not_modified_response, options, projection
+from .patchop import operations_of
+
+USER = repository.USER
+
+
+def user_response(member, status=200, proj=None):
+    """Answer one user with its ETag (and Location when created)."""
+    resource = repository.render_users(g.workspace, [member], proj or projection(USER), base_url())[0]
+    return resource_response(resource, status, version=etag(member.version),
+                             location=user_location(base_url(), member.id) if status == 201 else None)
+
+
+@bp.get("/Users/<member_id>")
+def get_user(member_id):
+    """Return a user."""
+    member = repository.get_member(g.workspace, member_id)
+    return not_modified_response(member) or user_response(member)
+
+
+@bp.post("/Users")
+def create_user():
+    """Create a user."""
+    member = repository.create_user(g.workspace, g.scim_actor, json_body(), options())
+    return user_response(member, 201)
+
+
+@bp.put("/Users/<member_id>")
+def replace_user(member_id):
+    """Replace a user."""
+    member = repository.replace_user(g.workspace, g.scim_actor, member_id, json_body(), options())
+    return user_response(member)
+
+
+@bp.patch("/Users/<member_id>")
+def patch_user(member_id):
+    """Patch a user; answer 200 with the resource (RFC 7644 §3.5.2)."""
+    operations = operations_of(json_body())
+    member = repository.patch_user(g.workspace, g.scim_actor, member_id, operations, options())
+    return user_response(repository.get_member(g.workspace, member.id))
+
+
+@bp.delete("/Users/<member_id>")
+def delete_user(member_id):
+    """Delete a user: the membership goes, the person stays."""
+    repository.delete_user(g.workspace, g.scim_actor, member_id, options())
+    return no_content()

@@ -1,0 +1,701 @@
+"""Workspace-scoped SCIM reads and writes: Users <-> members, Groups <-> groups, and the membership engine.
+
+Every write runs inside `models.services.mutation()` (one transaction) and records what it changed with
+`change.record(...)`, including the IdP quirks `normalize_resource`/`apply_patch` applied. Nothing here reads
+`flask.g`: the workspace, the actor and the request's options are arguments.
+
+Users:
+- `userName` is unique per workspace, case-insensitively (`user_name_ci`, unique index) -> 409 uniqueness.
+- A Person is keyed by the user's primary email (else the first email, else the userName) and created when
+  new; it is fixed when the member is created: later email changes update the member, never re-point it to
+  another person (a provisioning client could otherwise hand a membership, or the ownership, to someone else).
+- `active: false` suspends (status "suspended"), keeping roles and groups; `active: true` reactivates. A PUT
+  without `active` keeps the status.
+- `roles` are the direct roles: `value` the role name, `type` the environment (it may be left out when the
+  workspace has a single environment); `NoAccess` or an environment left out means no direct role there.
+  A PUT without `roles` keeps the direct roles (roles are permissions an IdP may not know about); `roles: []`
+  in a PUT, or PATCH operations on `roles`, change them. Unknown role or environment -> 400 invalidValue.
+- The enterprise `manager.value` must be a User of the workspace (400 invalidValue otherwise).
+- The owner cannot be deleted, suspended or demoted through SCIM: 409 with a detail saying why.
+- DELETE removes the membership (its roles and group memberships go with it); the person stays.
+
+Groups and the membership engine:
+- `displayName` is unique per workspace, case-insensitively -> 409 uniqueness.
+- `members` are group_member rows, never part of the stored document. Adding inserts only the new rows
+  (INSERT ... ON CONFLICT DO NOTHING / INSERT OR IGNORE), removing deletes only the named rows; neither reads
+  the membership. Every referenced id must be a User of the same workspace, else 400 invalidValue.
+- Nested groups are not supported: a member that is a Group of the workspace is refused with 400 invalidValue
+  (Roster's groups grant roles to members; nesting would make effective privileges transitive and unbounded).
+- A PATCH locks the group row (PostgreSQL `SELECT ... FOR UPDATE`; SQLite write transactions are
+  `BEGIN IMMEDIATE`), so concurrent PATCHes to one group serialise and lose nothing.
+"""
+
+import json
+
+from peewee import SQL, IntegrityError, fn
+
+from models.db import db, is_postgres, utcnow
+from models.directory import Group, GroupMember, Member, MemberRole, Role
+from models.privileges import NO_ACCESS
+from models.services import mutation
+from models.services.workspaces import get_or_create_person
+
+from . import mapping, schema
+from .constants import ENTERPRISE_USER_SCHEMA
+from .errors import (InvalidValueError, NotFoundError, PreconditionFailedError, ScimError, UniquenessError)
+from .validation import check_immutable, normalize_resource
+
+USER = "User"
+GROUP = "Group"
+COLUMN_MAX = 320
+ID_MAX = 64
+# Above this many ids an IN list becomes one JSON parameter (SQLite allows 32766 bound variables).
+INLINE_IDS = 200
+INSERT_CHUNK = 500
+
+
+class Options:
+    """What a write needs besides its body: strictness, If-Match, the public URL."""
+
+    def __init__(self, base_url, strict=False, if_match=None):
+        self.base_url = base_url
+        self.strict = strict
+        self.if_match = if_match
+
+
+class ConflictError(ScimError):
+    status = 409
+    default_detail = "The request conflicts with the state of the resource"
+
+
+def _conflict(message):
+    return ConflictError(message)
+
+
+# Reads ------------------------------------------------------------------------------------------------------
+
+def _valid_id(value):
+    return isinstance(value, str) and 0 < len(value) <= ID_MAX
+
+
+def get_member(workspace, member_id, lock=False):
+    """Return the member `member_id` of the workspace or raise 404."""
+    member = None
+    if _valid_id(member_id):
+        query = Member.select().where(Member.id == member_id, Member.workspace == workspace.id)
+        if lock and is_postgres():
+            query = query.for_update()
+        member = query.first()
+    if member is None:
+        raise NotFoundError(f"User {member_id} not found")
+    return member
+
+
+def get_group(workspace, group_id, lock=False):
+    """Return the group `group_id` of the workspace or raise 404."""
+    group = None
+    if _valid_id(group_id):
+        query = Group.select().where(Group.id == group_id, Group.workspace == workspace.id)
+        if lock and is_postgres():
+            query = query.for_update()
+        group = query.first()
+    if group is None:
+        raise NotFoundError(f"Group {group_id} not found")
+    return group
+
+
+def member_by_person(workspace, person):
+    """Return the person's membership in the workspace, or None."""
+    return Member.get_or_none(Member.workspace == workspace.id, Member.person == person.id)
+
+
+def env_roles_of(workspace, member_ids):
+    """Return {member_id: {environment: role name}} in one query."""
+    out = {mid: {} for mid in member_ids}
+    if not member_ids:
+        return out
+    rows = (MemberRole.select(MemberRole.member, MemberRole.environment, Role.name).join(Role)
+            .where(MemberRole.workspace == workspace.id, _in(MemberRole.member, member_ids)).tuples())
+    for member_id, env, name in rows:
+        out[member_id][env] = name
+    return out
+
+
+def groups_of(workspace, member_ids):
+    """Return {member_id: [(group id, displayName)]} in one query."""
+    out = {mid: [] for mid in member_ids}
+    if not member_ids:
+        return out
+    rows = (GroupMember.select(GroupMember.member, Group.id, Group.display_name).join(Group)
+            .where(GroupMember.workspace == workspace.id, _in(GroupMember.member, member_ids))
+            .order_by(Group.display_name_ci).tuples())
+    for member_id, group_id, name in rows:
+        out[member_id].append((group_id, name))
+    return out
+
+
+def manager_names(workspace, members):
+    """Return {manager id: display name} for the managers the members reference."""
+    ids = set()
+    for member in members:
+        manager = (member.attributes or {}).get(ENTERPRISE_USER_SCHEMA, {}).get("manager")
+        if isinstance(manager, dict) and _valid_id(manager.get("value")):
+            ids.add(manager["value"])
+    if not ids:
+        return {}
+    return dict(Member.select(Member.id, fn.COALESCE(Member.display_name, Member.user_name))
+                .where(Member.workspace == workspace.id, _in(Member.id, list(ids))).tuples())
+
+
+def members_of(workspace, group_ids):
+    """Return {group_id: [(member id, display)]}: the membership of a page of groups, in one query."""
+    out = {gid: [] for gid in group_ids}
+    if not group_ids:
+        return out
+    display = fn.COALESCE(Member.display_name, Member.user_name)
+    rows = (GroupMember.select(GroupMember.group, Member.id, display)
+            .join(Member, on=(GroupMember.member == Member.id))
+            .where(GroupMember.workspace == workspace.id, _in(GroupMember.group, group_ids))
+            .order_by(GroupMember.group, GroupMember.id).tuples())
+    for group_id, member_id, display in rows:
+        out[group_id].append((member_id, display))
+    return out
+
+
+def render_users(workspace, members, projection, base_url):
+    """Render members as SCIM Users, loading roles, groups and managers only when they are returned."""
+    ids = [m.id for m in members]
+    roles = env_roles_of(workspace, ids) if projection.returns("roles") else {}
+    groups = groups_of(workspace, ids) if projection.returns("groups") else {}
+    managers = (manager_names(workspace, members)
+                if projection.returns("manager", ENTERPRISE_USER_SCHEMA) else None)
+    return [projection.apply(mapping.user_to_scim(m, base_url, env_roles=roles.get(m.id),
+                                                  groups=groups.get(m.id), managers=managers))
+            for m in members]
+
+
+def render_groups(workspace, groups, projection, base_url):
+    """Render groups as SCIM Groups; group_member is read only when `members` is returned."""
+    members = members_of(workspace, [g.id for g in groups]) if projection.returns("members") else {}
+    return [projection.apply(mapping.group_to_scim(g, base_url, members=members.get(g.id))) for g in groups]
+
+
+def list_page(workspace, resource_type, where=None, order=None, offset=0, limit=100):
+    """Return (total, rows) of one page: `where` a compiled filter, `order` sort terms (then the id)."""
+    model = Member if resource_type == USER else Group
+    query = model.select(model.id).where(model.workspace == workspace.id)
+    if where is not None:
+        query = query.where(where)
+    total = query.count()
+    if limit <= 0 or offset >= total:
+        return total, []
+    ordering = list(order or [model.created_at]) + [model.id]
+    # Page over ids first: the deep OFFSET then walks an index, not whole rows.
+    ids = [row[0] for row in query.order_by(*ordering).offset(offset).limit(limit).tuples()]
+    rows = {row.id: row for row in model.select().where(model.workspace == workspace.id, _in(model.id, ids))}
+    return total, [rows[i] for i in ids if i in rows]
+
+
+# Helpers ----------------------------------------------------------------------------------------------------
+
+def _id_list(ids):
+    """Return a subquery yielding `ids` from one bound JSON parameter (for lists of any length)."""
+    payload = json.dumps(list(ids))
+    if is_postgres():
+        return SQL("(SELECT jsonb_array_elements_text(%s::jsonb))", [payload])
+    return SQL("(SELECT value FROM json_each(?))", [payload])
+
+
+def _in(column, ids):
+    ids = list(ids)
+    return column.in_(ids) if len(ids) <= INLINE_IDS else column.in_(_id_list(ids))
+
+
+def _not_in(column, ids):
+    ids = list(ids)
+    return column.not_in(ids) if len(ids) <= INLINE_IDS else column.not_in(_id_list(ids))
+
+
+def _check_if_match(row, if_match):
+    """Raise 412 unless If-Match names the current version or is `*` (RFC 7644 §3.14, RFC 7232 §3.1)."""
+    if not if_match:
+        return
+    current = mapping.etag(row.version)
+    tags = [t.strip() for t in if_match.split(",")]
+    if "*" in tags:
+        return
+    if not any(_weak(t) == _weak(current) for t in tags):
+        raise PreconditionFailedError(f"The resource is at version {current}, not {if_match}")
+
+
+def _weak(tag):
+    return tag[2:] if tag.startswith("W/") else tag
+
+
+def _check_length(label, value):
+    if isinstance(value, str) and len(value) > COLUMN_MAX:
+        raise InvalidValueError(f"Attribute '{label}' is longer than {COLUMN_MAX} characters")
+
+
+def _diff(before, after):
+    """Return (before, after) restricted to the top-level keys that differ."""
+    keys = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    return {k: before[k] for k in keys if k in before}, {k: after[k] for k in keys if k in after}
+
+
+def _service_error(error):
+    """Turn a service-layer refusal into the matching SCIM error."""
+    if error.status == 404:
+        return NotFoundError(error.message)
+    if error.status == 409:
+        return _conflict(error.message)
+    return InvalidValueError(error.message) if error.status == 400 else ScimError(error.message,
+                                                                                  status=error.status)
+
+
+# Users ------------------------------------------------------------------------------------------------------
+
+def _primary_email(doc):
+    emails = [e for e in doc.get("emails") or [] if isinstance(e.get("value"), str) and e["value"].strip()]
+    chosen = next((e for e in emails if e.get("primary") is True), emails[0] if emails else None)
+    return chosen["value"].strip().lower() if chosen else None
+
+
+def _resolve_roles(workspace, roles):
+    """Turn SCIM roles into {environment: Role or None}; every enabled environment is present."""
+    wanted = {}
+    for item in roles or []:
+        name, env = item.get("value"), item.get("type")
+        if not isinstance(name, str) or not name:
+            raise InvalidValueError("Every role needs a \"value\": the role name")
+        if env is None:
+            if len(workspace.environments) != 1:
+                raise InvalidValueError(f"Role {name} needs a \"type\": the environment, one of "
+                                        f"{', '.join(workspace.environments)}")
+            env = workspace.environments[0]
+        if env not in workspace.environments:
+            raise InvalidValueError(f"Environment {env} not found")
+        if env in wanted:
+            raise InvalidValueError(f"Environment {env} has more than one role")
+        if name == NO_ACCESS:
+            wanted[env] = None
+            continue
+        role = Role.get_or_none(Role.workspace == workspace.id, Role.name_ci == name.lower()) \
+            if len(name) <= 100 else None
+        if role is None:
+            raise InvalidValueError(f"Role {name} not found")
+        wanted[env] = role
+    return {env: wanted.get(env) for env in workspace.environments}
+
+
+def _apply_roles(change, workspace, member, wanted):
+    """Make the member's direct roles `wanted`; record role.granted/role.revoked. Return True if changed."""
+    current = {env: (role_id, name) for env, role_id, name in
+               MemberRole.select(MemberRole.environment, Role.id, Role.name).join(Role)
+               .where(MemberRole.member == member.id, MemberRole.workspace == workspace.id).tuples()}
+    if member.is_owner and any(role is None or role.name != "Admin" for role in wanted.values()):
+        raise _conflict("The owner of the workspace keeps Admin in every environment and cannot be demoted "
+                        "through SCIM; transfer ownership first")
+    changed = False
+    for env, role in wanted.items():
+        old = current.get(env)
+        if (old[0] if old else None) == (role.id if role else None):
+            continue
+        changed = True
+        if old:
+            MemberRole.delete().where(MemberRole.member == member.id, MemberRole.environment == env).execute()
+            change.record("role.revoked", "user", member.id, member.user_name,
+                          before={"environment": env, "role": old[1]})
+        if role:
+            MemberRole.create(workspace=workspace.id, member=member.id, environment=env, role=role.id)
+            change.record("role.granted", "user", member.id, member.user_name,
+                          after={"environment": env, "role": role.name})
+    return changed
+
+
+def _split_user_doc(doc):
+    """Split a normalized user document into (stored doc, active or None, roles or None)."""
+    stored = dict(doc)
+    active = stored.pop("active", None)
+    roles = stored.pop("roles", None)
+    stored.pop("groups", None)
+    return stored, active, roles
+
+
+def _check_user_doc(workspace, stored, member_id=None):
+    for label in ("userName", "externalId", "displayName"):
+        _check_length(label, stored.get(label))
+    email = _primary_email(stored)
+    _check_length("emails.value", email)
+    manager = stored.get(ENTERPRISE_USER_SCHEMA, {}).get("manager")
+    if isinstance(manager, dict) and manager.get("value") is not None:
+        manager_id = manager["value"]
+        if not _valid_id(manager_id) or not Member.select().where(
+                Member.workspace == workspace.id, Member.id == manager_id).exists():
+            raise InvalidValueError(f"The manager {manager_id} is not a User of this workspace")
+    user_name_ci = stored["userName"].lower()
+    clash = Member.select().where(Member.workspace == workspace.id, Member.user_name_ci == user_name_ci)
+    if member_id:
+        clash = clash.where(Member.id != member_id)
+    if clash.exists():
+        raise UniquenessError(f"A User with userName {stored['userName']} already exists")
+    return email
+
+
+def _columns(stored, email):
+    return {"user_name": stored["userName"], "user_name_ci": stored["userName"].lower(),
+            "external_id": stored.get("externalId"), "display_name": stored.get("displayName"),
+            "email_ci": email}
+
+
+def _save(row, **fields):
+    """Save a row, turning a unique-index race into 409 uniqueness."""
+    try:
+        with db.atomic():
+            for key, value in fields.items():
+                setattr(row, key, value)
+            row.save()
+    except IntegrityError:
+        raise UniquenessError("A resource with that userName or displayName already exists") from None
+
+
+def create_user(workspace, actor, body, options):
+    """Create a member from a SCIM User (RFC 7644 §3.3)."""
+    doc, quirks = normalize_resource(USER, body, strict=options.strict)
+    stored, active, roles = _split_user_doc(doc)
+    with mutation(workspace, actor, "user.created") as change:
+        email = _check_user_doc(workspace, stored)
+        person = get_or_create_person(email or stored["userName"], stored.get("displayName") or "")
+        if member_by_person(workspace, person) is not None:
+            raise UniquenessError(f"A User with email {person.email} already exists in this workspace")
+        wanted = _resolve_roles(workspace, roles)
+        member = Member(workspace=workspace.id, person=person.id, attributes=stored,
+                        status="suspended" if active is False else "active")
+        try:
+            with db.atomic():
+                for key, value in _columns(stored, email).items():
+                    setattr(member, key, value)
+                member.save(force_insert=True)
+        except IntegrityError:
+            raise UniquenessError(f"A User with userName {stored['userName']} already exists") from None
+        change.record("user.created", "user", member.id, member.user_name,
+                      after=dict(stored, active=member.active), quirks=quirks)
+        _apply_roles(change, workspace, member, wanted)
+    return member
+
+
+def _update_user(change, workspace, member, before_doc, new_doc, quirks, roles_given):
+    """Write a user's new document, status and roles; record what changed."""
+    stored, active, roles = _split_user_doc(new_doc)
+    old_stored, old_active, _ = _split_user_doc(before_doc)
+    check_immutable(USER, old_stored, stored)
+    email = _check_user_doc(workspace, stored, member.id)
+    changed = False
+    if active is not None and active != old_active:
+        if member.is_owner and active is False:
+            raise _conflict("The owner of the workspace cannot be suspended through SCIM; transfer ownership "
+                            "first")
+        member.status = "active" if active else "suspended"
+        operation = "user.reactivated" if active else "user.deactivated"
+        change.record(operation, "user", member.id, member.user_name,
+                      before={"active": old_active}, after={"active": active}, quirks=quirks)
+        changed = True
+    if stored != old_stored:
+        before, after = _diff(old_stored, stored)
+        change.record("user.updated", "user", member.id, stored["userName"], before=before, after=after,
+                      quirks=quirks)
+        changed = True
+    if roles_given and _apply_roles(change, workspace, member, _resolve_roles(workspace, roles)):
+        changed = True
+    if changed:
+        _save(member, attributes=stored, version=member.version + 1, updated_at=utcnow(),
+              **_columns(stored, email))
+    return member
+
+
+def replace_user(workspace, actor, member_id, body, options):
+    """Replace a user (RFC 7644 §3.5.1): read-only attributes ignored, immutable ones checked."""
+    doc, quirks = normalize_resource(USER, body, strict=options.strict)
+    roles_given = isinstance(body, dict) and any(isinstance(k, str) and k.lower() == "roles" for k in body)
+    with mutation(workspace, actor, "user.updated") as change:
+        member = get_member(workspace, member_id, lock=True)
+        _check_if_match(member, options.if_match)
+        before = mapping.user_document(member, env_roles_of(workspace, [member.id])[member.id])
+        if "active" not in doc:
+            doc["active"] = before["active"]
+        _update_user(change, workspace, member, before, doc, quirks, roles_given)
+    return member
+
+
+def patch_user(workspace, actor, member_id, operations, options):
+    """Apply a PatchOp to a user atomically (RFC 7644 §3.5.2)."""
+    from .patch import apply_patch
+    with mutation(workspace, actor, "user.updated") as change:
+        member = get_member(workspace, member_id, lock=True)
+        _check_if_match(member, options.if_match)
+        before = mapping.user_document(member, env_roles_of(workspace, [member.id])[member.id])
+        result = apply_patch(USER, before, operations, strict=options.strict, resource_id=member.id)
+        if result.changed:
+            if not result.resource.get("userName"):
+                raise InvalidValueError("Attribute 'userName' is required")
+            roles_given = result.resource.get("roles") != before.get("roles")
+            _update_user(change, workspace, member, before, result.resource, result.quirks, roles_given)
+    return member
+
+
+def delete_user(workspace, actor, member_id, options):
+    """Remove a membership (RFC 7644 §3.6): roles and group memberships go, the person stays."""
+    with mutation(workspace, actor, "user.deleted") as change:
+        member = get_member(workspace, member_id, lock=True)
+        _check_if_match(member, options.if_match)
+        if member.is_owner:
+            raise _conflict("The owner of the workspace cannot be deleted through SCIM; transfer ownership "
+                            "first")
+        change.record("user.deleted", "user", member.id, member.user_name,
+                      before={"userName": member.user_name, "active": member.active})
+        # ON DELETE CASCADE removes the member's group_member and member_role rows.
+        Member.delete().where(Member.id == member.id, Member.workspace == workspace.id).execute()
+
+
+# Groups -----------------------------------------------------------------------------------------------------
+
+def _member_ids(members):
+    """Return the distinct member ids of normalized `members` elements, in order."""
+    ids = []
+    for element in members or []:
+        value = element.get("value")
+        if not isinstance(value, str) or not value:
+            raise InvalidValueError("Every element of 'members' needs a \"value\": the id of a User")
+        ids.append(value)
+    return list(dict.fromkeys(ids))
+
+
+def check_member_ids(workspace, ids):
+    """Raise 400 invalidValue unless every id is a User of the workspace; reads only those rows."""
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        return
+    bad = [i for i in ids if not _valid_id(i)]
+    if not bad:
+        found = {row[0] for row in Member.select(Member.id)
+                 .where(Member.workspace == workspace.id, _in(Member.id, ids)).tuples()}
+        bad = [i for i in ids if i not in found]
+    if not bad:
+        return
+    candidates = [b for b in bad if _valid_id(b)]
+    groups = {row[0] for row in Group.select(Group.id)
+              .where(Group.workspace == workspace.id, _in(Group.id, candidates)).tuples()}
+    if groups:
+        raise InvalidValueError(f"Nested groups are not supported: {', '.join(sorted(groups)[:10])} "
+                                f"{'is a Group' if len(groups) == 1 else 'are Groups'}")
+    shown = ", ".join(str(b) for b in bad[:10]) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+    raise InvalidValueError(f"Members must be Users of this workspace; not found: {shown}")
+
+
+def add_members(change, workspace, group, ids):
+    """Insert the membership rows that do not exist yet; return the ids added."""
+    ids = list(dict.fromkeys(ids))
+    check_member_ids(workspace, ids)
+    now = utcnow()
+    added = []
+    for start in range(0, len(ids), INSERT_CHUNK):
+        rows = [{"workspace": workspace.id, "group": group.id, "member": mid, "created_at": now}
+                for mid in ids[start:start + INSERT_CHUNK]]
+        query = GroupMember.insert_many(rows).on_conflict_ignore().returning(GroupMember.member)
+        added.extend(row.member_id for row in query.execute())
+    if added:
+        change.record("group.members_added", "group", group.id, group.display_name, after={"members": added})
+    return added
+
+
+def _delete_members(change, workspace, group, condition):
+    query = (GroupMember.delete()
+             .where(GroupMember.group == group.id, GroupMember.workspace == workspace.id, *condition)
+             .returning(GroupMember.member))
+    removed = [row.member_id for row in query.execute()]
+    if removed:
+        change.record("group.members_removed", "group", group.id, group.display_name,
+                      before={"members": removed})
+    return removed
+
+
+def remove_members(change, workspace, group, ids):
+    """Delete the named membership rows; ids that are not members are ignored. Return the ids removed."""
+    ids = [i for i in dict.fromkeys(ids) if _valid_id(i)]
+    return _delete_members(change, workspace, group, [_in(GroupMember.member, ids)]) if ids else []
+
+
+def remove_all_members(change, workspace, group):
+    """Empty the group."""
+    return _delete_members(change, workspace, group, [])
+
+
+def replace_members(change, workspace, group, ids):
+    """Make the membership exactly `ids`, deleting and inserting only the rows that differ."""
+    ids = list(dict.fromkeys(ids))
+    check_member_ids(workspace, ids)
+    removed = _delete_members(change, workspace, group, [_not_in(GroupMember.member, ids)] if ids else [])
+    added = add_members(change, workspace, group, ids)
+    return added, removed
+
+
+def remove_members_matching(change, workspace, group, node, base_url):
+    """Remove the members a value filter selects (`members[display co "x"]`), scanning the group in batches.
+
+    `members[value eq "id"]` never comes here: the PATCH engine turns it into a plain removal by id.
+    """
+    from .filters import matches
+    attribute = schema.resolve(GROUP, None, "members")
+    doomed, last = [], ""
+    while True:
+        display = fn.COALESCE(Member.display_name, Member.user_name)
+        rows = (GroupMember.select(GroupMember.id, Member.id, display)
+                .join(Member, on=(GroupMember.member == Member.id))
+                .where(GroupMember.group == group.id, GroupMember.workspace == workspace.id,
+                       Member.id > last)
+                .order_by(Member.id).limit(1000).tuples())
+        batch = list(rows)
+        if not batch:
+            break
+        for _, member_id, display in batch:
+            element = {"value": member_id, "display": display, "type": "User",
+                       "$ref": mapping.user_location(base_url, member_id)}
+            if matches(node, element, attribute, resource_type=GROUP):
+                doomed.append(member_id)
+        last = batch[-1][1]
+    return remove_members(change, workspace, group, doomed)
+
+
+def _apply_member_ops(change, workspace, group, member_ops, base_url):
+    changed = False
+    for op in member_ops:
+        kind = op[0]
+        if kind == "add":
+            changed |= bool(add_members(change, workspace, group, op[1]))
+        elif kind == "remove":
+            changed |= bool(remove_members(change, workspace, group, op[1]))
+        elif kind == "remove_all":
+            changed |= bool(remove_all_members(change, workspace, group))
+        elif kind == "replace":
+            added, removed = replace_members(change, workspace, group, op[1])
+            changed |= bool(added or removed)
+        elif kind == "remove_filter":
+            changed |= bool(remove_members_matching(change, workspace, group, op[1], base_url))
+        else:
+            raise ValueError(f"Unknown member operation {kind!r}")
+    return changed
+
+
+def _group_columns(stored):
+    _check_length("displayName", stored.get("displayName"))
+    _check_length("externalId", stored.get("externalId"))
+    return {"display_name": stored["displayName"], "display_name_ci": stored["displayName"].lower(),
+            "external_id": stored.get("externalId")}
+
+
+def _check_group_name(workspace, name, group_id=None):
+    clash = Group.select().where(Group.workspace == workspace.id, Group.display_name_ci == name.lower())
+    if group_id:
+        clash = clash.where(Group.id != group_id)
+    if clash.exists():
+        raise UniquenessError(f"A Group with displayName {name} already exists")
+
+
+def _bump(group):
+    """Advance the group's version and lastModified after a membership change, in one UPDATE."""
+    now = utcnow()
+    Group.update(version=Group.version + 1, updated_at=now).where(Group.id == group.id).execute()
+    group.version += 1
+    group.updated_at = now
+
+
+def create_group(workspace, actor, body, options):
+    """Create a group, with its initial members (RFC 7644 §3.3)."""
+    doc, quirks = normalize_resource(GROUP, body, strict=options.strict)
+    ids = _member_ids(doc.pop("members", None))
+    with mutation(workspace, actor, "group.created") as change:
+        _check_group_name(workspace, doc["displayName"])
+        group = Group(workspace=workspace.id, attributes=doc, **_group_columns(doc))
+        try:
+            with db.atomic():
+                group.save(force_insert=True)
+        except IntegrityError:
+            raise UniquenessError(f"A Group with displayName {doc['displayName']} already exists") from None
+        change.record("group.created", "group", group.id, group.display_name, after=doc, quirks=quirks)
+        if ids:
+            add_members(change, workspace, group, ids)
+    return group
+
+
+def _update_group_doc(change, workspace, group, old, new, quirks):
+    """Store a group's new document; record a rename or update. Return True when it changed."""
+    check_immutable(GROUP, old, new)
+    if new == old:
+        return False
+    _check_group_name(workspace, new["displayName"], group.id)
+    columns = _group_columns(new)
+    if new["displayName"] != old.get("displayName"):
+        change.record("group.renamed", "group", group.id, new["displayName"],
+                      before={"displayName": old.get("displayName")},
+                      after={"displayName": new["displayName"]},
+                      quirks=quirks)
+    rest_before, rest_after = _diff({k: v for k, v in old.items() if k != "displayName"},
+                                    {k: v for k, v in new.items() if k != "displayName"})
+    if rest_before or rest_after:
+        change.record("group.updated", "group", group.id, new["displayName"], before=rest_before,
+                      after=rest_after, quirks=quirks)
+    group.attributes = new
+    for key, value in columns.items():
+        setattr(group, key, value)
+    try:
+        with db.atomic():
+            group.save()
+    except IntegrityError:
+        raise UniquenessError(f"A Group with displayName {new['displayName']} already exists") from None
+    return True
+
+
+def replace_group(workspace, actor, group_id, body, options):
+    """Replace a group and its membership (RFC 7644 §3.5.1), writing only the membership rows that differ."""
+    doc, quirks = normalize_resource(GROUP, body, strict=options.strict)
+    ids = _member_ids(doc.pop("members", None))
+    with mutation(workspace, actor, "group.updated") as change:
+        group = get_group(workspace, group_id, lock=True)
+        _check_if_match(group, options.if_match)
+        changed = _update_group_doc(change, workspace, group, dict(group.attributes or {}), doc, quirks)
+        added, removed = replace_members(change, workspace, group, ids)
+        if changed or added or removed:
+            _bump(group)
+    return group
+
+
+def patch_group(workspace, actor, group_id, operations, options):
+    """Apply a PatchOp to a group atomically (RFC 7644 §3.5.2); members change as row deltas."""
+    from .patch import apply_patch
+    with mutation(workspace, actor, "group.updated") as change:
+        group = get_group(workspace, group_id, lock=True)
+        _check_if_match(group, options.if_match)
+        old = dict(group.attributes or {})
+        result = apply_patch(GROUP, old, operations, strict=options.strict, resource_id=group.id)
+        new = dict(result.resource)
+        new.pop("members", None)
+        if not new.get("displayName"):
+            raise InvalidValueError("Attribute 'displayName' is required")
+        changed = _update_group_doc(change, workspace, group, old, new, result.quirks)
+        if result.member_ops:
+            if _apply_member_ops(change, workspace, group, result.member_ops, options.base_url):
+                changed = True
+        if changed:
+            _bump(group)
+    return group
+
+
+def delete_group(workspace, actor, group_id, options):
+    """Delete a group (RFC 7644 §3.6); its membership rows and role grants go with it."""
+    with mutation(workspace, actor, "group.deleted") as change:
+        group = get_group(workspace, group_id, lock=True)
+        _check_if_match(group, options.if_match)
+        change.record("group.deleted", "group", group.id, group.display_name,
+                      before={"displayName": group.display_name})
+        Group.delete().where(Group.id == group.id, Group.workspace == workspace.id).execute()
+
