@@ -366,6 +366,8 @@ def _on_failure(change, error):
                           status=status, error=message, scim_type=scim_type)
             append_events(change.workspace.id, [record])
         _mark_recorded()
+        if has_request_context():
+            g.setdefault("audit_failures", []).append((operation, status))
     except Exception:
         log.exception("could not record the failure of %s in workspace %s", getattr(change, "attempted", None),
                       change.workspace.id)
@@ -417,7 +419,7 @@ def _refused_workspace():
     """Return (workspace, actor) for a refused request when the caller is authenticated to its workspace."""
     from .authz import access_for
     from .workspaces import find_workspace
-    actor = g.get("actor") or _authenticate_request()
+    actor = g.get("actor") or g.get("scim_actor") or _authenticate_request()
     if actor is None:
         return None, None
     if request.path.startswith("/scim/v2/"):
@@ -475,6 +477,60 @@ def record_refused(response):
     return rows[0]
 
 
+def _bulk_operation(method, path):
+    """Return (operation, target type, target id) of one /Bulk operation (RFC 7644 §3.7)."""
+    path = path if isinstance(path, str) else ""
+    full = "/scim/v2/" + path.lstrip("/")
+    for pattern, methods, target_type in _SCIM_ROUTES:
+        match = pattern.match(full)
+        if match:
+            target_id = match.group(1) if match.groups() else None
+            if target_id and target_id.startswith("bulkId:"):
+                target_id = None
+            return methods.get(method, "request.refused"), target_type, target_id and target_id[:64]
+    return "request.refused", "request", None
+
+
+def record_bulk_refusals(response, raw_operations):
+    """Record the failed /Bulk operations that never reached a mutation (bad bulkId, cycle, bad path)."""
+    workspace, actor = _refused_workspace()
+    body = response.get_json(silent=True) if response.is_json else None
+    if workspace is None or not isinstance(body, dict) or not isinstance(raw_operations, list):
+        return []
+    recorded = list(g.get("audit_failures", []))
+    records = []
+    for index, entry in enumerate(body.get("Operations") or []):
+        status = int(entry.get("status", "0")) if str(entry.get("status", "")).isdigit() else 0
+        if status < 400 or index >= len(raw_operations) or not isinstance(raw_operations[index], dict):
+            continue
+        raw = {str(k).lower(): v for k, v in raw_operations[index].items()}
+        method = str(raw.get("method") or "").upper()
+        operation, target_type, target_id = _bulk_operation(method, raw.get("path"))
+        if (operation, status) in recorded:  # a mutation already wrote this one's failure event
+            recorded.remove((operation, status))
+            continue
+        detail = entry.get("response") or {}
+        records.append(dict(_actor_columns(actor, workspace), **_request_facts(), operation=operation,
+                            target_type=target_type, target_id=target_id, target_name=None, before=None,
+                            after=None, quirks=[], status=status, error=detail.get("detail"),
+                            scim_type=detail.get("scimType")))
+    if records:
+        with db.atomic():
+            append_events(workspace.id, records)
+    return records
+
+
+def _bulk_body():
+    try:
+        body = json.loads(request.get_data(cache=True) or b"null")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(body, dict):
+        return None
+    operations = {str(k).lower(): v for k, v in body.items()}.get("operations")
+    return operations if isinstance(operations, list) else None
+
+
 def init_app(app):
     """Enable the log for `app`: change hooks, the request's received time and refused-request recording."""
     _settings["enabled"] = bool(app.config.get("AUDIT_LOG", True))
@@ -486,12 +542,15 @@ def init_app(app):
 
     @app.after_request
     def _record_refused(response):
-        if (_settings["enabled"] and request.method in WRITE_METHODS and 400 <= response.status_code < 500
-                and not g.get("audit_recorded")):
-            try:
+        if not _settings["enabled"] or request.method not in WRITE_METHODS:
+            return response
+        try:
+            if 400 <= response.status_code < 500 and not g.get("audit_recorded"):
                 record_refused(response)
-            except Exception:
-                log.exception("could not record refused request %s %s", request.method, request.path)
+            elif response.status_code == 200 and request.path.rstrip("/") == "/scim/v2/Bulk":
+                record_bulk_refusals(response, _bulk_body())
+        except Exception:
+            log.exception("could not record refused request %s %s", request.method, request.path)
         return response
 
 
