@@ -130,8 +130,8 @@ def list_events(args, ws):
     workspace, _ = workspace_access(ws, "audit:read")
     since, until = _range(args)
     filters = {k: args.get(k) for k in ("operation", "target_type", "target_id", "actor", "outcome", "idp")}
-    return _page(*svc.query_events(workspace, cursor=args.get("cursor"), limit=args["limit"], order=args["order"],
-                                   since=since, until=until, **filters))
+    return _page(*svc.query_events(workspace, cursor=args.get("cursor"), limit=args["limit"],
+                                   order=args["order"], since=since, until=until, **filters))
 
 
 @blp.route("/<ws>/events/members/<member_id>")
@@ -140,7 +140,8 @@ def list_events(args, ws):
 def member_history(args, ws, member_id):
     """Show a member's full history (also after it was removed), oldest first."""
     workspace, _ = workspace_access(ws, "audit:read")
-    return _page(*svc.member_history(workspace, member_id[:64], args.get("cursor"), args["limit"], args["order"]))
+    return _page(*svc.member_history(workspace, member_id[:64], args.get("cursor"), args["limit"],
+                                     args["order"]))
 
 
 @blp.route("/<ws>/events/groups/<group_id>/membership")

@@ -9,8 +9,8 @@ Three measurements:
    active=false, DELETE: one event each), an admin API write (PUT /members/{id}/roles: role.granted +
    role.revoked) and the same at the service layer; requests/s, events/s and the overhead.
 2. fill: N events appended to one workspace's chain (hashed like production rows, bulk-inserted).
-3. export: a fresh process streams GET /events/export (JSON Lines and CSV) through the app and reports its peak
-   RSS next to the peak RSS of the same process doing everything but the export.
+3. export: a fresh process streams GET /events/export (JSON Lines and CSV) through the app and reports its
+   peak RSS next to the peak RSS of the same process doing everything but the export.
 The export's memory must not depend on N (it reads keyset batches of 1,000).
 """
 
@@ -129,7 +129,7 @@ def bench_writes(app, count, rounds=5):
 
 
 def fill(app, workspace_slug, count, batch=5000):
-    """Append `count` events to the workspace's chain with production hashing; return (events/s, workspace id)."""
+    """Append `count` events to a new workspace's chain, hashed as in production; return (events/s, id)."""
     from models.db import db, new_id, utcnow
     from models.events import GENESIS_HASH, HASHED_COLUMNS, ProvisioningChain, ProvisioningEvent, event_hash
     with app.app_context(), db.connection_context():
@@ -138,8 +138,8 @@ def fill(app, workspace_slug, count, batch=5000):
         seq, prev = head.last_seq, head.last_hash or GENESIS_HASH
         columns = list(HASHED_COLUMNS) + ["prev_hash", "hash"]
         field_names = [ProvisioningEvent._meta.fields[c].column_name for c in columns]
-        sql = (f'INSERT INTO "provisioning_event" ({", ".join(f"{chr(34)}{c}{chr(34)}" for c in field_names)}) '
-               f'VALUES ({", ".join([db.param] * len(columns))})')
+        quoted = ", ".join(f'"{c}"' for c in field_names)
+        sql = f'INSERT INTO "provisioning_event" ({quoted}) VALUES ({", ".join([db.param] * len(columns))})'
         start = time.perf_counter()
         for offset in range(0, count, batch):
             params = []
@@ -148,7 +148,8 @@ def fill(app, workspace_slug, count, batch=5000):
                 seq += 1
                 row = {"id": new_id(), "workspace_id": ws.id, "seq": seq, "time": now, "received_at": now,
                        "request_id": f"req-{i}", "actor_kind": "service", "actor_token_id": "tok",
-                       "actor_token_label": "okta", "actor_person_id": None, "actor_email": None, "idp": "okta",
+                       "actor_token_label": "okta", "actor_person_id": None, "actor_email": None,
+                       "idp": "okta",
                        "client_ip": "10.1.2.3", "user_agent": "Okta SCIM Client 1.0.0",
                        "operation": "user.updated", "target_type": "user", "target_id": f"user-{i:07d}",
                        "target_name": f"user{i}@example.com", "before": {"title": "Engineer", "active": True},

@@ -1,11 +1,11 @@
-"""The provisioning log: hash-chained events per workspace, the chain head, mention index and prune checkpoints.
+"""The provisioning log: hash-chained events per workspace, chain heads, a mention index, prune checkpoints.
 
-Every event carries `seq` (1, 2, 3, … per workspace, gap-free) and `hash` = SHA-256 over the canonical JSON of
-the event (every column but `hash` and `prev_hash`, keys sorted, times as `YYYY-MM-DDTHH:MM:SS.ffffffZ`) followed
-by `prev_hash`, the hash of the event before it (64 zeros for the first one). The chain head row of a workspace
-(`last_seq`, `last_hash`) is updated in the writer's transaction, which serialises concurrent writers on it.
-Tables carry `workspace_id` without a foreign key: the log outlives what it describes (a deleted member's events
-stay), and workspace deletion removes the log explicitly.
+Every event carries `seq` (1, 2, 3, … per workspace, gap-free) and `hash` = SHA-256 over the canonical JSON
+of the event (every column but `hash` and `prev_hash`, keys sorted, times as `YYYY-MM-DDTHH:MM:SS.ffffffZ`)
+followed by `prev_hash`, the hash of the event before it (64 zeros for the first one). The chain head row of a
+workspace (`last_seq`, `last_hash`) is updated in the writer's transaction, serialising concurrent writers.
+Tables carry `workspace_id` without a foreign key: the log outlives what it describes (a deleted member's
+events stay), and workspace deletion removes the log explicitly.
 """
 
 import datetime
@@ -97,7 +97,7 @@ class ProvisioningEventRef(BaseModel):
 
 
 class ProvisioningCheckpoint(BaseModel):
-    """What a prune removed: through which seq, the hash of that last pruned event, and this row's own hash."""
+    """What a prune removed: through which seq, the hash of the last pruned event, and this row's own hash."""
 
     id = AutoField()
     workspace_id = CharField(36)

@@ -1,8 +1,8 @@
 """The provisioning log: writing hash-chained events, querying, verifying, exporting, reports and retention.
 
 Events are written by change hooks (models/services/__init__.py): one per `change.record(...)` inside the
-mutation's own transaction, one failure event after a rolled-back mutation, and (from `init_app`'s after_request)
-one for a refused write request that never reached a mutation. See docs/audit.md.
+mutation's own transaction, one failure event after a rolled-back mutation, and (from `init_app`'s
+after_request) one for a refused write request that never reached a mutation. See docs/audit.md.
 """
 
 import base64
@@ -140,7 +140,8 @@ def scrub(value):
             key = str(key)
             if _is_secret_key(key) and not (item is None or isinstance(item, (bool, int, float))):
                 out[key] = REDACTED
-            elif key == "value" and isinstance(path, str) and _is_secret_key(path.rsplit(".", 1)[-1].split("[")[0]):
+            elif key == "value" and isinstance(path, str) and _is_secret_key(
+                    path.rsplit(".", 1)[-1].split("[")[0]):
                 # A PATCH operation {"path": "password", "value": ...} (RFC 7644 §3.5.2).
                 out[key] = REDACTED
             else:
@@ -195,12 +196,14 @@ def _event_params(rows):
 
 
 def _advance_head(workspace_id, count):
-    """Reserve `count` sequence numbers; return (first seq, hash of the event before it). Locks the head row."""
+    """Reserve `count` sequence numbers; return (first seq, hash of the event before them). Locks the head."""
     param = db.param
-    update = f'UPDATE "provisioning_chain" SET "last_seq" = "last_seq" + {param} WHERE "workspace_id" = {param}'
+    update = (f'UPDATE "provisioning_chain" SET "last_seq" = "last_seq" + {param} '
+              f'WHERE "workspace_id" = {param}')
     for _ in range(2):
         if _returning_supported():
-            row = db.execute_sql(update + ' RETURNING "last_seq", "last_hash"', (count, workspace_id)).fetchone()
+            row = db.execute_sql(update + ' RETURNING "last_seq", "last_hash"',
+                                 (count, workspace_id)).fetchone()
         else:
             changed = db.execute_sql(update, (count, workspace_id)).rowcount
             row = db.execute_sql(f'SELECT "last_seq", "last_hash" FROM "provisioning_chain" WHERE '
@@ -225,13 +228,14 @@ def mentions(event_before, event_after, target_id=None):
             for item in (value if isinstance(value, list) else [value]):
                 if isinstance(item, dict):
                     item = item.get("value") or item.get("id")
-                if isinstance(item, str) and item and len(item) <= 64 and item != target_id and item not in found:
+                if isinstance(item, str) and 0 < len(item) <= 64 and item != target_id \
+                        and item not in found:
                     found.append(item)
     return found
 
 
 def append_events(workspace_id, records):
-    """Append events (dicts of columns) to the workspace's chain in the current transaction; return the rows."""
+    """Append events (dicts of columns) to the workspace's chain in the current transaction; return them."""
     if not records:
         return []
     first_seq, prev = _advance_head(workspace_id, len(records))
@@ -255,8 +259,8 @@ def append_events(workspace_id, records):
         db.execute_sql(_event_insert_sql(len(chunk)), _event_params(chunk))
     for start in range(0, len(refs), INSERT_CHUNK):
         ProvisioningEventRef.insert_many(refs[start:start + INSERT_CHUNK]).as_rowcount().execute()
-    db.execute_sql(f'UPDATE "provisioning_chain" SET "last_hash" = {db.param} WHERE "workspace_id" = {db.param}',
-                   (prev, workspace_id))
+    db.execute_sql(f'UPDATE "provisioning_chain" SET "last_hash" = {db.param} '
+                   f'WHERE "workspace_id" = {db.param}', (prev, workspace_id))
     return rows
 
 
@@ -288,7 +292,7 @@ def _mark_recorded():
 
 
 def _split_by_workspace(change):
-    """Yield (workspace_id, event): an event about a workspace moves the following ones into it (bulk create)."""
+    """Yield (workspace_id, event): an event about a workspace moves the next ones into it (bulk create)."""
     current = change.workspace.id if change.workspace is not None else None
     for event in change.events:
         if event.target_type == "workspace" and event.target_id:
@@ -319,9 +323,10 @@ def _on_commit(change):
             _forget_workspace(workspace_id)
             continue
         actor = _actor_columns(change.actor, workspace)
-        records = [dict(actor, **facts, operation=e.operation, target_type=e.target_type, target_id=e.target_id,
-                        target_name=e.target_name, before=e.before, after=e.after, quirks=e.quirks,
-                        status=getattr(change, "outcome_status", 200) or 200)
+        status = getattr(change, "outcome_status", 200) or 200
+        records = [dict(actor, **facts, operation=e.operation, target_type=e.target_type,
+                        target_id=e.target_id, target_name=e.target_name, before=e.before, after=e.after,
+                        quirks=e.quirks, status=status)
                    for e in events]
         append_events(workspace_id, records)
     _mark_recorded()
@@ -334,8 +339,8 @@ def outcome_of(error):
         status = getattr(error, "code", None)
     if not isinstance(status, int) or not 100 <= status <= 599:
         return 500, f"Internal error ({type(error).__name__})", None
-    message = getattr(error, "message", None) or getattr(error, "detail", None) or getattr(error, "description",
-                                                                                           None)
+    message = (getattr(error, "message", None) or getattr(error, "detail", None)
+               or getattr(error, "description", None))
     data = getattr(error, "data", None)
     if not message and isinstance(data, dict):
         message = data.get("message")
@@ -356,12 +361,14 @@ def _on_failure(change, error):
                 return
             first = change.events[0] if change.events else None
             attempted = getattr(change, "attempted", None)
-            operation = ATTEMPTED.get(attempted, attempted) or (first.operation if first else "request.refused")
+            operation = (ATTEMPTED.get(attempted, attempted)
+                         or (first.operation if first else "request.refused"))
             status, message, scim_type = outcome_of(error)
             target = (first.target_type, first.target_id, first.target_name) if first else _request_target(
                 operation, change.workspace)
             record = dict(_actor_columns(change.actor, change.workspace), **_request_facts(),
-                          operation=operation, target_type=target[0], target_id=target[1], target_name=target[2],
+                          operation=operation, target_type=target[0], target_id=target[1],
+                          target_name=target[2],
                           before=None, after=None, quirks=list(first.quirks) if first else [],
                           status=status, error=message, scim_type=scim_type)
             append_events(change.workspace.id, [record])
@@ -369,8 +376,8 @@ def _on_failure(change, error):
         if has_request_context():
             g.setdefault("audit_failures", []).append((operation, status))
     except Exception:
-        log.exception("could not record the failure of %s in workspace %s", getattr(change, "attempted", None),
-                      change.workspace.id)
+        log.exception("could not record the failure of %s in workspace %s",
+                      getattr(change, "attempted", None), change.workspace.id)
 
 
 def _request_target(operation, workspace):
@@ -568,7 +575,6 @@ def set_enabled(enabled):
     _settings["enabled"] = bool(enabled)
 
 
-# Reading -------------------------------------------------------------------------------------------------------
 
 def event_to_dict(row):
     """Render an event (model or dict) with the export columns, in order, times in the log's format."""
@@ -724,7 +730,6 @@ def _seq_bounds(workspace_id, since, until):
     return after, upto
 
 
-# Export --------------------------------------------------------------------------------------------------------
 
 EXPORT_FORMATS = {"jsonl": "application/x-ndjson", "csv": "text/csv"}
 
@@ -770,7 +775,6 @@ def _export_chunks(workspace_id, fmt, after, upto, since, until, batch):
         yield buffer.getvalue()
 
 
-# Verification --------------------------------------------------------------------------------------------------
 
 def _latest_checkpoint(workspace_id):
     return (ProvisioningCheckpoint.select().where(ProvisioningCheckpoint.workspace_id == workspace_id)
@@ -819,7 +823,8 @@ def _verify_once(workspace_id, checkpoint):
     prev = checkpoint.last_hash if checkpoint is not None else GENESIS_HASH
     if checkpoint is not None:
         if checkpoint_hash(checkpoint) != checkpoint.hash:
-            return _bad(0, checkpoint.seq, "modified", f"the prune checkpoint through event {start} was altered")
+            return _bad(0, checkpoint.seq, "modified",
+                        f"the prune checkpoint through event {start} was altered")
     checked, expected, prev_prev = 0, start + 1, None
     for row, following in _with_next(iter_rows(workspace_id, start, head_seq)):
         seq = row["seq"]
@@ -838,7 +843,8 @@ def _verify_once(workspace_id, checkpoint):
     if expected - 1 < head_seq:
         return _bad(checked, expected, "deleted", f"events {expected} to {head_seq} are missing")
     if head is not None and head_seq > start and prev != head.last_hash:
-        return _bad(checked, head_seq, "modified", f"event {head_seq} no longer has the hash the chain head recorded")
+        return _bad(checked, head_seq, "modified",
+                    f"event {head_seq} no longer has the hash the chain head recorded")
     beyond = E.select(fn.MIN(E.seq)).where(E.workspace_id == workspace_id, E.seq > head_seq).scalar()
     if beyond is not None:
         head_now = _head(workspace_id)
@@ -867,12 +873,11 @@ def verify(workspace):
         latest = _latest_checkpoint(workspace.id)
         if result["ok"] or (latest.id if latest else None) == (checkpoint.id if checkpoint else None):
             break  # a prune between reading the checkpoint and the events: verify again
-    result["checkpoint"] = ({"seq": checkpoint.seq, "hash": checkpoint.hash, "pruned_count": checkpoint.pruned_count}
-                            if checkpoint is not None else None)
+    result["checkpoint"] = None if checkpoint is None else {
+        "seq": checkpoint.seq, "hash": checkpoint.hash, "pruned_count": checkpoint.pruned_count}
     return result
 
 
-# Retention -----------------------------------------------------------------------------------------------------
 
 def prune(workspace, actor, now=None):
     """Delete events older than `audit.retention_days`, leaving a hashed checkpoint; return what was done."""
@@ -894,8 +899,8 @@ def prune(workspace, actor, now=None):
         ProvisioningEventRef.delete().where(ProvisioningEventRef.workspace_id == workspace.id,
                                             ProvisioningEventRef.seq <= last.seq).execute()
         previous = _latest_checkpoint(workspace.id)
-        checkpoint = {"workspace_id": workspace.id, "seq": last.seq, "last_hash": last.hash, "pruned_count": count,
-                      "pruned_before": cutoff, "created_at": now,
+        checkpoint = {"workspace_id": workspace.id, "seq": last.seq, "last_hash": last.hash,
+                      "pruned_count": count, "pruned_before": cutoff, "created_at": now,
                       "prev_checkpoint_hash": previous.hash if previous is not None else GENESIS_HASH}
         checkpoint["hash"] = checkpoint_hash(checkpoint)
         ProvisioningCheckpoint.create(**checkpoint)
@@ -903,7 +908,8 @@ def prune(workspace, actor, now=None):
                       after={"through_seq": last.seq, "count": count, "older_than": format_time(cutoff),
                              "retention_days": days, "checkpoint_hash": checkpoint["hash"],
                              "last_pruned_hash": last.hash})
-    return {"pruned": count, "through_seq": last.seq, "retention_days": days, "checkpoint_hash": checkpoint["hash"]}
+    return {"pruned": count, "through_seq": last.seq, "retention_days": days,
+            "checkpoint_hash": checkpoint["hash"]}
 
 
 def prune_all(actor, now=None):
@@ -915,7 +921,6 @@ def prune_all(actor, now=None):
     return out
 
 
-# Reports -------------------------------------------------------------------------------------------------------
 
 def report_daily_operations(workspace, since=None, until=None):
     """Count events per UTC day and operation, split by outcome."""
@@ -924,23 +929,27 @@ def report_daily_operations(workspace, since=None, until=None):
     rows = (filtered(workspace, since=since, until=until)
             .select(day.alias("day"), E.operation, fn.COUNT(E.id).alias("total"), failed.alias("failure"))
             .group_by(day, E.operation).order_by(day, E.operation).tuples())
-    items = [{"day": str(d)[:10], "operation": op, "total": int(total), "success": int(total) - int(fail or 0),
-              "failure": int(fail or 0)} for d, op, total, fail in rows]
+    items = [{"day": str(d)[:10], "operation": op, "total": int(total),
+              "success": int(total) - int(fail or 0), "failure": int(fail or 0)}
+             for d, op, total, fail in rows]
     return {"name": "daily-operations", "items": items}
 
 
 def report_deprovisioning(workspace, since=None, until=None):
     """For each deprovisioned member: when the request arrived, when access was gone, and the time between."""
     items = []
-    query = filtered(workspace, since=since, until=until, operation=",".join(DEPROVISION_OPS), outcome="success")
+    query = filtered(workspace, since=since, until=until, operation=",".join(DEPROVISION_OPS),
+                     outcome="success")
     for row in query.order_by(E.seq).dicts().iterator():
         seconds = None
         if row["received_at"] is not None:
             seconds = round(max((row["time"] - row["received_at"]).total_seconds(), 0.0), 6)
-        items.append({"member_id": row["target_id"], "user_name": row["target_name"], "operation": row["operation"],
+        items.append({"member_id": row["target_id"], "user_name": row["target_name"],
+                      "operation": row["operation"],
                       "idp": row["idp"], "actor_kind": row["actor_kind"], "actor_email": row["actor_email"],
                       "actor_token_label": row["actor_token_label"], "seq": row["seq"],
-                      "requested_at": format_time(row["received_at"]), "access_removed_at": format_time(row["time"]),
+                      "requested_at": format_time(row["received_at"]),
+                      "access_removed_at": format_time(row["time"]),
                       "seconds": seconds})
     timed = sorted(i["seconds"] for i in items if i["seconds"] is not None)
     summary = {"count": len(items), "timed": len(timed),
@@ -970,7 +979,8 @@ def report_access(workspace, environment="prod"):
         return {"name": "access", "environment": environment, "items": [],
                 "note": f"Environment {environment} is not enabled in this workspace"}
     direct = dict(MemberRole.select(MemberRole.member, Role.name).join(Role)
-                  .where(MemberRole.workspace == workspace.id, MemberRole.environment == environment).tuples())
+                  .where(MemberRole.workspace == workspace.id, MemberRole.environment == environment)
+                  .tuples())
     granting = {gid: (name, role) for gid, name, role in
                 GroupGrant.select(GroupGrant.group, Group.display_name, Role.name)
                 .join(Group, on=(GroupGrant.group == Group.id)).switch(GroupGrant)
@@ -1003,7 +1013,8 @@ def report_access(workspace, environment="prod"):
             continue
         sources = []
         if member_id in direct:
-            sources.append({"type": "direct", "role": direct[member_id], "granted_by": granted_by.get(member_id)})
+            sources.append({"type": "direct", "role": direct[member_id],
+                            "granted_by": granted_by.get(member_id)})
         for group_id in via_groups.get(member_id, []):
             name, role = granting[group_id]
             sources.append({"type": "group", "group_id": group_id, "group": name, "role": role,

@@ -40,7 +40,7 @@ def ops(workspace):
 
 @contextlib.contextmanager
 def connected():
-    """Use the open connection, or open one for the block (unlike connection_context, never closes another's)."""
+    """Use the open connection, or open one for the block (connection_context would close it)."""
     opened = db.is_closed()
     if opened:
         db.connect()

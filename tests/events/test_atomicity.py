@@ -1,4 +1,4 @@
-"""No change without its event, no success event for a change that rolled back, refusals recorded on their own."""
+"""No change without its event, no success event for a rolled-back change, refusals recorded on their own."""
 
 import pytest
 
@@ -21,8 +21,8 @@ def test_a_failed_write_leaves_neither_change_nor_success_event(setup):
     assert r.status_code == 409, r.json
     with connected():
         admin = Role.get(Role.workspace == setup.workspace.id, Role.name == "Admin")
-        assert MemberRole.get(MemberRole.member == owner_member.id, MemberRole.environment == "prod").role_id \
-            == admin.id
+        prod = MemberRole.get(MemberRole.member == owner_member.id, MemberRole.environment == "prod")
+        assert prod.role_id == admin.id
     after = rows(setup.workspace)
     assert [e["operation"] for e in after[:len(before)]] == before
     (failure,) = after[len(before):]

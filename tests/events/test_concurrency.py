@@ -1,4 +1,4 @@
-"""Concurrent writers on separate connections: sequence numbers stay gap-free, ordered, and the chain verifies."""
+"""Concurrent writers on separate connections: seqs stay gap-free and ordered, and the chain verifies."""
 
 import threading
 
@@ -56,7 +56,8 @@ def test_concurrent_mutations_get_gap_free_ordered_seqs(setup, app):
     assert len({e["target_name"] for e in created}) == THREADS * PER_THREAD
     assert all(a["time"] <= b["time"] for a, b in zip(events, events[1:]))
     for n in range(THREADS):  # each writer's own events keep their order
-        mine = [int(e["target_name"].split("-")[1]) for e in created if e["actor_token_label"] == f"thread-{n}"]
+        mine = [int(e["target_name"].split("-")[1]) for e in created
+                if e["actor_token_label"] == f"thread-{n}"]
         assert mine == list(range(PER_THREAD))
     with connected():
         assert audit.verify(setup.workspace) == {"ok": True, "checked": len(events), "first_bad": None,

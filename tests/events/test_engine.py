@@ -22,8 +22,8 @@ ROW = {"id": "e1", "workspace_id": "w1", "seq": 3, "time": datetime.datetime(202
 def test_hash_is_sha256_over_sorted_canonical_json_then_prev_hash():
     canonical = ('{"actor_email":null,"actor_kind":"service","actor_person_id":null,"actor_token_id":"t",'
                  '"actor_token_label":"okta","after":{"a":[1,2],"b":1},"before":null,"client_ip":"10.0.0.1",'
-                 '"error":null,"id":"e1","idp":"okta","operation":"user.created","quirks":[],"received_at":null,'
-                 '"request_id":"r","scim_type":null,"seq":3,"status":201,"target_id":"u1",'
+                 '"error":null,"id":"e1","idp":"okta","operation":"user.created","quirks":[],'
+                 '"received_at":null,"request_id":"r","scim_type":null,"seq":3,"status":201,"target_id":"u1",'
                  '"target_name":"Jane Ö","target_type":"user","time":"2025-01-02T03:04:05.000000Z",'
                  '"user_agent":"Okta SCIM Client 1.0.0","workspace_id":"w1"}')
     assert canonical_json({c: (format_time(ROW[c]) if c == "time" else ROW[c]) for c in HASHED_COLUMNS}) \

@@ -23,8 +23,9 @@ def _fill(workspace_id, count, batch=1000):
     for start in range(0, count, batch):
         with db.atomic():
             append_events(workspace_id, [
-                {"actor_kind": "service", "actor_token_label": "okta", "idp": "okta", "operation": "user.updated",
-                 "target_type": "user", "target_id": f"user-{i:07d}", "target_name": f"user{i}@example.com",
+                {"actor_kind": "service", "actor_token_label": "okta", "idp": "okta",
+                 "operation": "user.updated", "target_type": "user", "target_id": f"user-{i:07d}",
+                 "target_name": f"user{i}@example.com",
                  "before": {"title": "Engineer", "active": True}, "after": {"title": "Staff Engineer"},
                  "quirks": ["entra.op_case"], "status": 200}
                 for i in range(start, min(start + batch, count))])

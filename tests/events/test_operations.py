@@ -1,4 +1,4 @@
-"""Every operation the admin API and the command line produce lands in the log once, with who, what and how."""
+"""Every operation of the admin API and the command line lands in the log once, with who, what and how."""
 
 import json
 import re
@@ -20,6 +20,10 @@ def _member(setup, email, roles=None):
     with connected():
         member, person = factories.make_member(setup.workspace, email, roles or {"dev": "Member"})
     return member, person
+
+
+def _dump(setup):
+    return json.dumps([{k: str(v) for k, v in e.items()} for e in rows(setup.workspace)])
 
 
 def _last(setup, operation):
@@ -48,7 +52,7 @@ def test_token_created_and_revoked_record_the_actor_and_never_the_secret(setup):
     assert created["user_agent"] == "curl/8.5" and created["request_id"] == "req-42"
     assert created["client_ip"] == "127.0.0.1"
     assert created["received_at"] is not None and created["received_at"] <= created["time"]
-    assert r.json["token"] not in json.dumps([{k: str(v) for k, v in e.items()} for e in rows(setup.workspace)])
+    assert r.json["token"] not in _dump(setup)
 
     r = setup.admin_client.delete(f"{WS}/tokens/{r.json['id']}")
     assert r.status_code == 204
@@ -79,7 +83,7 @@ def test_invitation_sent_resent_revoked_and_accepted(setup, mailbox):
     added = _last(setup, "member.added")
     assert added["seq"] == accepted["seq"] - 1 and added["target_id"] == r.json["id"]
     assert accepted["actor_kind"] == "public" and accepted["after"] == {"member": r.json["id"]}
-    assert raw not in json.dumps([{k: str(v) for k, v in e.items()} for e in rows(setup.workspace)])
+    assert raw not in _dump(setup)
 
     r = setup.owner_client.post(f"{WS}/invitations", json={"email": "bob@example.com", "env_roles": []})
     r = setup.owner_client.delete(f"{WS}/invitations/{r.json['id']}")
@@ -126,7 +130,8 @@ def test_custom_role_lifecycle(setup):
     setup.owner_client.patch(f"{WS}/roles/{role_id}", json={"description": "Runs things"})
     setup.owner_client.post(f"{WS}/roles/{role_id}/privileges", json={"privileges": ["sso:test"]})
     assert setup.owner_client.delete(f"{WS}/roles/{role_id}").status_code == 204
-    assert ops(setup.workspace)[-4:] == ["role.created", "role.updated", "role.privileges_changed", "role.deleted"]
+    assert ops(setup.workspace)[-4:] == ["role.created", "role.updated", "role.privileges_changed",
+                                         "role.deleted"]
     assert _last(setup, "role.privileges_changed")["after"] == {"privileges": ["members:read", "sso:test"]}
 
 
@@ -153,7 +158,7 @@ def test_workspace_updates_settings_and_deletion_code(setup, mailbox):
     code = re.search(r"Confirmation code: (\d+)", mailbox.last_to("owner@acme.test")["body"]).group(1)
     sent = _last(setup, "workspace.deletion_code_sent")
     assert sent["target_id"] == setup.workspace.id
-    assert code not in json.dumps([{k: str(v) for k, v in e.items()} for e in rows(setup.workspace)])
+    assert code not in _dump(setup)
 
 
 def test_workspace_created_and_cloned_land_in_the_new_workspace(setup):
@@ -188,7 +193,8 @@ def test_workspace_deleted_takes_its_log_along(setup, mailbox):
     assert rows(setup.workspace) == []
     with connected():
         from models.events import ProvisioningChain
-        assert not ProvisioningChain.select().where(ProvisioningChain.workspace_id == setup.workspace.id).exists()
+        heads = ProvisioningChain.select().where(ProvisioningChain.workspace_id == setup.workspace.id)
+        assert not heads.exists()
 
 
 def test_command_line_token_creation_is_recorded(setup, app, monkeypatch):
@@ -227,7 +233,8 @@ def test_scim_token_without_idp_gets_the_workspace_default(setup, ctx):
         ws_svc.replace_settings(change, setup.workspace, {"scim.default_idp": "entra"})
     scim = Actor(kind="service", token_id="t2", token_label="scim", scopes=frozenset({"scim"}))
     with mutation(setup.workspace, scim) as change:
-        change.record("user.created", "user", "u1", "jane@example.com", after={"userName": "jane@example.com"})
+        change.record("user.created", "user", "u1", "jane@example.com",
+                      after={"userName": "jane@example.com"})
     assert _last(setup, "user.created")["idp"] == "entra"
     assert db.is_closed() is False
 
@@ -236,7 +243,8 @@ def test_the_events_endpoints_are_in_the_openapi_description(client):
     spec = client.get("/api/openapi.json").json
     for path in ("/api/v1/workspaces/{ws}/events", "/api/v1/workspaces/{ws}/events/export",
                  "/api/v1/workspaces/{ws}/events/verify", "/api/v1/workspaces/{ws}/events/reports/{name}",
-                 "/api/v1/workspaces/{ws}/events/prune", "/api/v1/workspaces/{ws}/events/members/{member_id}"):
+                 "/api/v1/workspaces/{ws}/events/prune",
+                 "/api/v1/workspaces/{ws}/events/members/{member_id}"):
         assert path in spec["paths"], path
     params = {p["name"] for p in spec["paths"]["/api/v1/workspaces/{ws}/events"]["get"]["parameters"]}
     assert {"from", "to", "operation", "actor", "outcome", "idp", "cursor", "limit"} <= params

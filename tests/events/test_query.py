@@ -48,7 +48,8 @@ def test_filters_by_operation_target_actor_outcome_idp_and_time(setup):
                   "to": (last + datetime.timedelta(seconds=1)).isoformat() + "+00:00"}) == ["member.removed"]
     r = setup.audit_client.get(EVENTS, query_string={"outcome": "maybe"})
     assert r.status_code == 422
-    r = setup.audit_client.get(EVENTS, query_string={"from": "2030-01-02T00:00:00", "to": "2030-01-01T00:00:00"})
+    r = setup.audit_client.get(EVENTS, query_string={"from": "2030-01-02T00:00:00",
+                                                     "to": "2030-01-01T00:00:00"})
     assert r.status_code == 422
 
 
@@ -91,7 +92,8 @@ def test_member_history_survives_removal_and_includes_group_changes(setup):
             change.record("group.created", "group", group.id, "Eng", after={"displayName": "Eng"})
         with mutation(setup.workspace, OKTA) as change:
             GroupMember.create(workspace=setup.workspace.id, group=group.id, member=member.id)
-            change.record("group.members_added", "group", group.id, "Eng", after={"members": [{"value": member.id}]})
+            change.record("group.members_added", "group", group.id, "Eng",
+                          after={"members": [{"value": member.id}]})
         with mutation(setup.workspace, OKTA) as change:
             GroupMember.delete().where(GroupMember.member == member.id).execute()
             change.record("group.members_removed", "group", group.id, "Eng", before={"members": [member.id]})

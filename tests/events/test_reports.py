@@ -1,4 +1,4 @@
-"""Reports an auditor asks for: counts per day and operation, deprovisioning latency, who can reach prod and how."""
+"""Auditors' reports: counts per day and operation, deprovisioning latency, who can reach prod and how."""
 
 import datetime
 
@@ -27,7 +27,8 @@ def test_daily_operation_counts_split_by_outcome(setup):
     assert r.status_code == 200, r.json
     items = {(i["day"], i["operation"]): i for i in r.json["items"]}
     assert items[(yesterday.date().isoformat(), "user.created")] == {
-        "day": yesterday.date().isoformat(), "operation": "user.created", "total": 2, "success": 2, "failure": 0}
+        "day": yesterday.date().isoformat(), "operation": "user.created", "total": 2, "success": 2,
+        "failure": 0}
     today = utcnow().date().isoformat()
     assert items[(today, "member.removed")]["failure"] == 1
     r = setup.audit_client.get(f"{REPORTS}/daily-operations", query_string={"from": today + "T00:00:00"})
@@ -59,14 +60,17 @@ def test_prod_access_lists_direct_roles_and_groups_with_the_granting_event(setup
     with connected():
         jane, _ = factories.make_member(setup.workspace, "jane@acme.test", {"dev": "Member"})
         bob, _ = factories.make_member(setup.workspace, "bob@acme.test", {"dev": "Member"})
-        gone, _ = factories.make_member(setup.workspace, "gone@acme.test", {"prod": "Admin"}, status="suspended")
+        gone, _ = factories.make_member(setup.workspace, "gone@acme.test", {"prod": "Admin"},
+                                        status="suspended")
         readonly = Role.get(Role.workspace == setup.workspace.id, Role.name == "Readonly")
         with mutation(setup.workspace, OKTA) as change:
             eng = Group.create(workspace=setup.workspace.id, display_name="Engineering",
                                display_name_ci="engineering")
-            GroupGrant.create(workspace=setup.workspace.id, group=eng.id, environment="prod", role=readonly.id)
+            GroupGrant.create(workspace=setup.workspace.id, group=eng.id, environment="prod",
+                              role=readonly.id)
             GroupMember.create(workspace=setup.workspace.id, group=eng.id, member=bob.id)
-            change.record("group.created", "group", eng.id, "Engineering", after={"members": [{"value": bob.id}]})
+            change.record("group.created", "group", eng.id, "Engineering",
+                          after={"members": [{"value": bob.id}]})
     r = setup.owner_client.put(f"/api/v1/workspaces/acme/members/{jane.id}/roles", json={"env_roles": [
         {"environment_type": "prod", "name": "Admin"}]})
     assert r.status_code == 200

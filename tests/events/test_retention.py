@@ -1,4 +1,4 @@
-"""Retention: pruning old events leaves a hashed checkpoint; the chain still verifies and tampering still shows."""
+"""Retention: pruning leaves a hashed checkpoint; the chain still verifies and tampering still shows."""
 
 import datetime
 
@@ -91,7 +91,7 @@ def test_an_altered_checkpoint_is_found(setup):
 
 
 def test_a_forged_checkpoint_hiding_deleted_events_is_found(setup):
-    """Deleting the oldest events and writing a self-consistent checkpoint is not a prune: nothing attests it."""
+    """Deleting the oldest events behind a self-consistent checkpoint is not a prune: nothing attests it."""
     with connected():
         events = rows(setup.workspace)
         victim = events[3]
@@ -112,7 +112,8 @@ def test_two_prunes_chain_their_checkpoints(setup):
     with connected(), time_machine.travel(utcnow() + datetime.timedelta(days=45)):
         second = audit.prune(setup.workspace, factories.CLI)
         assert second["through_seq"] > first["through_seq"]
-        cps = list(ProvisioningCheckpoint.select().where(ProvisioningCheckpoint.workspace_id == setup.workspace.id)
+        cps = list(ProvisioningCheckpoint.select()
+                   .where(ProvisioningCheckpoint.workspace_id == setup.workspace.id)
                    .order_by(ProvisioningCheckpoint.seq))
         assert cps[1].prev_checkpoint_hash == cps[0].hash
         result = audit.verify(setup.workspace)

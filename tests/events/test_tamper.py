@@ -1,4 +1,4 @@
-"""Verification: an intact chain passes; a modified, deleted, inserted or reordered event is found and named."""
+"""Verification: an intact chain passes; a modified, deleted, inserted or reordered event is named."""
 
 import pytest
 from click.testing import CliRunner
