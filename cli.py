@@ -155,6 +155,44 @@ def token_revoke(prefix_or_token):
     click.echo(f"revoked token {revoked.prefix}… ({revoked.label or 'no label'})", err=True)
 
 
+@main.group()
+def audit():
+    """Verify and prune the provisioning log."""
+
+
+@audit.command("verify")
+@click.option("--workspace", "ws_slug", required=True, help="Workspace slug or id")
+def audit_verify(ws_slug):
+    """Verify a workspace's hash chain: exit 0 when intact, 1 naming the first bad event."""
+    from models.services.audit import verify
+    from models.services.workspaces import find_workspace
+    result = verify(find_workspace(ws_slug))
+    if result["ok"]:
+        click.echo(f"ok: {result['checked']} events verified")
+        return
+    bad = result["first_bad"]
+    click.echo(f"FAILED: event {bad['seq']} {bad['problem']} ({bad['detail']}); {result['checked']} events "
+               f"verified before it")
+    sys.exit(1)
+
+
+@audit.command("prune")
+@click.option("--workspace", "ws_slug", help="Workspace slug or id (default: every workspace with retention set)")
+def audit_prune(ws_slug):
+    """Delete events older than each workspace's audit.retention_days (run it daily, e.g. from cron)."""
+    from models.services.audit import prune, prune_all
+    from models.services.workspaces import find_workspace
+    if ws_slug:
+        ws = find_workspace(ws_slug)
+        results = {ws.slug: prune(ws, CLI_ACTOR)}
+    else:
+        results = prune_all(CLI_ACTOR)
+    for slug, result in results.items():
+        through = f" through seq {result['through_seq']}" if result["through_seq"] else ""
+        click.echo(f"{slug}: pruned {result['pruned']} events{through} "
+                   f"(retention {result['retention_days']} days)", err=True)
+
+
 @main.command()
 @click.option("--slug", default="demo", show_default=True)
 @click.option("--owner", "owner_email", default="admin@demo.roster.local", show_default=True)

@@ -92,8 +92,10 @@ def init_app(app):
     app.register_error_handler(ServiceError, _service_error)
     app.register_error_handler(InternalServerError, _internal_error)
 
-    from . import groups, invitations, members, roles, tokens, workspaces
-    for module in (workspaces, members, invitations, roles, groups, tokens):
+    from models.services import audit
+    audit.init_app(app)
+    from . import events, groups, invitations, members, roles, tokens, workspaces
+    for module in (workspaces, members, invitations, roles, groups, tokens, events):
         api.register_blueprint(module.blp)
     from .sso import init_sso
     init_sso(api, app)
