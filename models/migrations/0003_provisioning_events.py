@@ -3,6 +3,8 @@
 Frozen DDL as of this migration (generated from models/events.py with peewee's schema manager).
 """
 
+from peewee import PostgresqlDatabase
+
 DDL = {'postgres': ['CREATE TABLE "provisioning_event" ("id" VARCHAR(36) NOT NULL PRIMARY KEY, '
                     '"workspace_id" VARCHAR(36) NOT NULL, "seq" BIGINT NOT NULL, "time" TIMESTAMP NOT NULL, '
                     '"received_at" TIMESTAMP, "request_id" VARCHAR(64), "actor_kind" VARCHAR(16) NOT NULL, '
@@ -65,7 +67,7 @@ DDL = {'postgres': ['CREATE TABLE "provisioning_event" ("id" VARCHAR(36) NOT NUL
 
 
 def up(migrator, db):
-    dialect = "postgres" if db.__class__.__name__.startswith("Postgres") else "sqlite"
+    dialect = "postgres" if isinstance(db, PostgresqlDatabase) else "sqlite"
     for statement in DDL[dialect]:
         db.execute_sql(statement)
 
