@@ -106,7 +106,8 @@ def deletion_code(ws):
 @blp.response(201, WorkspaceSchema)
 def clone(data, ws):
     """Copy a workspace's settings, roles, groups and grants (not its members) into a new one."""
-    workspace, _ = workspace_access(ws, "workspace:read")
+    # Copying out a workspace's whole configuration is an administrator's act, not a reader's.
+    workspace, _ = workspace_access(ws, "workspace:update")
     person = require_person()
     with mutation(None, current_actor(), "workspace.clone") as change:
         return svc.clone_workspace(change, workspace, person, data["name"], slug=data.get("slug"))
