@@ -47,6 +47,9 @@ def workspace_access(ref, privilege=None, environment=None):
     actor = current_actor()
     workspace = find_workspace(ref)
     access = access_for(actor, workspace)
+    if any("\x00" in value for value in (request.view_args or {}).values() if isinstance(value, str)):
+        # No id holds NUL (and PostgreSQL cannot even compare one): nothing by that name exists.
+        abort(404, message="Not found")
     if privilege:
         access.require(privilege, environment)
     return workspace, access

@@ -42,7 +42,7 @@ def _is_uuid(ref):
 
 def find_workspace(ref):
     """Return the workspace with this id or slug, or raise NotFoundError."""
-    if not isinstance(ref, str) or len(ref) > 64:
+    if not isinstance(ref, str) or len(ref) > 64 or "\x00" in ref:
         raise NotFoundError("Workspace not found")
     query = Workspace.id == ref if _is_uuid(ref) else Workspace.slug == ref.lower()
     workspace = Workspace.get_or_none(query)
@@ -105,8 +105,8 @@ def validate_settings(settings, base=None):
             errors[key] = ["Must be an integer from 0 to 100000"]
         elif kind is bool and not isinstance(value, bool):
             errors[key] = ["Must be true or false"]
-        elif kind is str and (not isinstance(value, str) or len(value) > 200):
-            errors[key] = ["Must be a string of at most 200 characters"]
+        elif kind is str and (not isinstance(value, str) or len(value) > 200 or "\x00" in value):
+            errors[key] = ["Must be a string of at most 200 characters, without NUL"]
         else:
             out[key] = value
     if errors:
