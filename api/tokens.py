@@ -24,11 +24,12 @@ class Tokens(MethodView):
     @blp.response(201, TokenCreatedSchema)
     def post(self, data, ws):
         """Create a service token; the response carries the secret, shown this once."""
-        workspace, _ = workspace_access(ws, "tokens:manage")
+        workspace, access = workspace_access(ws, "tokens:manage")
         actor = current_actor()
         with mutation(workspace, actor, "token.create") as change:
             token, raw = svc.create_service_token(change, workspace, data["scopes"], data["label"],
-                                                  data["expires_in_days"], created_by=actor.person_id)
+                                                  data["expires_in_days"], created_by=actor.person_id,
+                                                  access=access)
         token.token = raw
         return token
 

@@ -75,6 +75,7 @@ def create_invitation(change, workspace, email, env_roles, name="", inviter=None
         for env, role in roles.items():
             if role is not None:
                 access.require("members:invite", env)
+                access.require_grantable(role, env)
     if Member.select().where(Member.workspace == workspace.id, Member.email_ci == email).exists():
         raise ConflictError(f"{email} is already a member")
     _throttle(workspace, email)
