@@ -110,3 +110,35 @@ def empty_tables():
         with db.atomic():
             for table in _delete_orders[tables]:
                 db.execute_sql(f'DELETE FROM "{table}"')
+
+
+def capture():
+    """Return {table: (columns, rows)} of every table, to `restore` later."""
+    with db.connection_context():
+        out = {}
+        for table in db.get_tables():
+            if table == "schema_migration":
+                continue
+            cursor = db.execute_sql(f'SELECT * FROM "{table}"')
+            out[table] = ([c[0] for c in cursor.description], cursor.fetchall())
+        return out
+
+
+def restore(captured):
+    """Insert captured rows back (parents first) into emptied tables, in one transaction."""
+    import json
+    with db.connection_context():
+        tables = tuple(sorted(captured))
+        if tables not in _delete_orders:
+            _delete_orders[tables] = _children_first(tables)
+        order = list(reversed(_delete_orders[tables]))
+        with db.atomic():
+            for table in order:
+                columns, rows = captured[table]
+                if not rows:
+                    continue
+                # JSON columns come back decoded on PostgreSQL; a JSON text literal converts back to jsonb.
+                rows = [tuple(json.dumps(v) if isinstance(v, (dict, list)) else v for v in row) for row in rows]
+                names = ", ".join(f'"{c}"' for c in columns)
+                marks = ", ".join([db.param] * len(columns))
+                db.cursor().executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', rows)
