@@ -7,6 +7,7 @@ from models.services import mutation
 from models.services import invitations as svc
 
 from .auth import current_actor, public_actor, workspace_access
+from .members import with_roles_and_groups
 from .schemas import AcceptSchema, InvitationCreateSchema, InvitationSchema, MemberSchema
 
 blp = Blueprint("invitations", __name__, url_prefix="/api/v1", description="Invitations")
@@ -67,4 +68,5 @@ def accept(data):
     """Accept an invitation with the token from its mail (public; single use; expiring)."""
     inv = svc.find_acceptable(data["token"])
     with mutation(None, public_actor(), "invitation.accept") as change:
-        return svc.accept_invitation(change, inv)
+        member = svc.accept_invitation(change, inv)
+    return with_roles_and_groups(change.workspace, [member])[0]
