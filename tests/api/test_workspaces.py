@@ -474,3 +474,15 @@ def test_clone_with_a_slug_and_conflicts(world):
     assert_error(world.c.owner.post(world.base + "/clone", json={"name": "x" * 201}), 422)
     assert_error(world.c.admin.post(world.base + "/clone", json={"name": "By service"}), 403)
     assert snapshot() == before
+
+
+def test_deletion_code_with_the_mail_server_down_is_503_and_stores_no_code(world, monkeypatch):
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    monkeypatch.setattr(world.app.extensions["roster.mailer"], "port", closed_port)
+    before = snapshot()
+    body = assert_error(world.c.owner.post(world.base + "/deletion-code"), 503)
+    assert "could not be mailed" in body["message"]
+    assert snapshot() == before
