@@ -24,7 +24,8 @@ EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$")
 
 def check_email(email):
     """Return the lower-cased email, or raise InvalidError."""
-    if not isinstance(email, str) or len(email) > 320 or not EMAIL_RE.match(email.strip()):
+    # Checked lower-cased, as stored: lower-casing can lengthen a string ("İ" -> "i̇").
+    if not isinstance(email, str) or len(email.strip().lower()) > 320 or not EMAIL_RE.match(email.strip()):
         raise InvalidError("Invalid email", errors={"email": ["Not a valid email address"]})
     return email.strip().lower()
 

@@ -69,7 +69,8 @@ def _check_privileges(privileges):
 
 
 def _check_name(name):
-    if not isinstance(name, str) or not name.strip() or len(name) > NAME_MAX:
+    # The lower-cased copy is stored too, and lower-casing can lengthen a string ("İ" -> "i̇").
+    if not isinstance(name, str) or not name.strip() or len(name) > NAME_MAX or len(name.lower()) > NAME_MAX:
         raise InvalidError("Invalid name", errors={"name": [f"1 to {NAME_MAX} characters"]})
     if name.strip() == NO_ACCESS:
         raise InvalidError(f"{NO_ACCESS} is reserved", errors={"name": ["Reserved"]})
