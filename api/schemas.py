@@ -220,7 +220,8 @@ class TokenCreateSchema(Schema):
     scopes = fields.List(Text(validate=validate.OneOf(SCOPES)), required=True,
                          validate=validate.Length(min=1, max=3))
     label = Text(load_default="", validate=validate.Length(max=200))
-    expires_in_days = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=1, max=3650))
+    expires_in_days = fields.Integer(strict=True, allow_none=True, load_default=None,
+                                     validate=validate.Range(min=1, max=3650))
 
 
 class TokenSchema(Schema):
