@@ -37,6 +37,11 @@ def current_actor():
     return actor
 
 
+def authenticate_request():
+    """Authenticate before the body is parsed: a caller without a valid token gets 401, never a 422."""
+    current_actor()
+
+
 def public_actor():
     """Return the Actor of an unauthenticated request (invitation acceptance)."""
     return Actor(kind="public", **request_info())

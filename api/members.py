@@ -7,11 +7,12 @@ from models.directory import Member
 from models.services import mutation
 from models.services import members as svc
 
-from .auth import current_actor, require_person, workspace_access
+from .auth import authenticate_request, current_actor, require_person, workspace_access
 from .schemas import (CountSchema, EnvPrivilegesSchema, EnvRolesSchema, MemberListArgs, MemberListSchema,
                       MemberSchema, RoleMapSchema, TransferSchema)
 
 blp = Blueprint("members", __name__, url_prefix="/api/v1/workspaces", description="Workspace members")
+blp.before_request(authenticate_request)
 
 
 def with_roles_and_groups(workspace, members):

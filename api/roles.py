@@ -7,10 +7,11 @@ from models.privileges import catalogue_listing
 from models.services import mutation
 from models.services import roles as svc
 
-from .auth import current_actor, workspace_access
+from .auth import authenticate_request, current_actor, workspace_access
 from .schemas import CatalogueEntrySchema, PrivilegeChangeSchema, RoleSchema, RoleUpdateSchema
 
 blp = Blueprint("roles", __name__, url_prefix="/api/v1", description="Roles and privileges")
+blp.before_request(authenticate_request)
 
 
 @blp.route("/privileges")

@@ -6,10 +6,11 @@ from flask_smorest import Blueprint
 from models.services import mutation
 from models.services import tokens as svc
 
-from .auth import current_actor, workspace_access
+from .auth import authenticate_request, current_actor, workspace_access
 from .schemas import TokenCreatedSchema, TokenCreateSchema, TokenSchema
 
 blp = Blueprint("tokens", __name__, url_prefix="/api/v1/workspaces", description="Service tokens")
+blp.before_request(authenticate_request)
 
 
 @blp.route("/<ws>/tokens")

@@ -7,12 +7,13 @@ from models.services import mutation
 from models.services import workspaces as svc
 from models.workspace import Workspace
 
-from .auth import current_actor, require_person, workspace_access
+from .auth import authenticate_request, current_actor, require_person, workspace_access
 from .schemas import (BulkResultSchema, BulkWorkspaceSchema, CloneSchema, DeleteWorkspaceSchema,
                       DeletionPreviewSchema, MessageSchema, SettingsSchema, StatsSchema, WorkspaceListSchema,
                       WorkspaceSchema, WorkspaceUpdateSchema)
 
 blp = Blueprint("workspaces", __name__, url_prefix="/api/v1/workspaces", description="Workspaces (tenants)")
+blp.before_request(authenticate_request)
 
 
 @blp.route("")
