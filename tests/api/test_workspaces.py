@@ -486,3 +486,16 @@ def test_deletion_code_with_the_mail_server_down_is_503_and_stores_no_code(world
     body = assert_error(world.c.owner.post(world.base + "/deletion-code"), 503)
     assert "could not be mailed" in body["message"]
     assert snapshot() == before
+
+
+def test_changing_environments_also_needs_roles_manage(world):
+    from tests.conftest import AuthClient
+    with world.app.app_context(), db.connection_context():
+        factories.make_role(world.ws, "Editor", ["workspace:read", "workspace:update"])
+        _, person = factories.make_member(world.ws, "editor@acme.test", {"dev": "Editor"})
+        editor = AuthClient(world.client, factories.make_personal_token(person))
+    before = snapshot()
+    body = assert_error(editor.patch(world.base, json={"name": "Renamed", "environments": ["dev"]}), 403)
+    assert body["message"] == "Missing privilege roles:manage"
+    assert snapshot() == before
+    assert editor.patch(world.base, json={"name": "Renamed"}).json["name"] == "Renamed"
