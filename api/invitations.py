@@ -16,6 +16,7 @@ blp = Blueprint("invitations", __name__, url_prefix="/api/v1", description="Invi
 
 @blp.before_request
 def _authenticate():
+    """Authenticate every invitation call but the public acceptance."""
     if request.endpoint != "invitations.accept":  # accepting an invitation is public
         authenticate_request()
 

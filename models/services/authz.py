@@ -92,13 +92,12 @@ class Access:
                 f"Cannot grant {role.name} in environment {environment}: it carries privileges you do not hold "
                 f"there ({', '.join(sorted(missing))})")
 
-    def require_everywhere(self, privileges, what="that"):
-        """Refuse unless the actor holds every one of `privileges` in every environment of the workspace."""
+    def require_everywhere(self, privileges, refusal="Refused"):
+        """Raise PermissionDeniedError (`refusal`: why) unless the actor holds `privileges` in every environment."""
         missing = frozenset().union(*(frozenset(privileges) - held for held in self.by_env.values()))
         if missing:
             raise PermissionDeniedError(
-                f"Cannot give {what}: it carries privileges you do not hold in every environment "
-                f"({', '.join(sorted(missing))})")
+                f"{refusal}: you do not hold {', '.join(sorted(missing))} in every environment")
 
 
 def access_for(actor, workspace):

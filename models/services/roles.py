@@ -82,7 +82,7 @@ def create_role(change, workspace, name, privileges=(), description="", access=N
     name = _check_name(name)
     privileges = _check_privileges(list(privileges))
     if access is not None:
-        access.require_everywhere(privileges, f"role {name} those privileges")
+        access.require_everywhere(privileges, f"Cannot give role {name} those privileges")
     try:
         with db.atomic():
             role = Role.create(workspace=workspace.id, name=name, name_ci=name.lower(), description=description or "",
@@ -110,7 +110,7 @@ def update_role(change, workspace, role, data, access=None):
     if "privileges" in data:
         privileges = _check_privileges(data["privileges"])
         if access is not None:
-            access.require_everywhere(set(privileges) - set(role.privileges), f"role {role.name} those privileges")
+            access.require_everywhere(set(privileges) - set(role.privileges), f"Cannot give role {role.name} those privileges")
         role.privileges = privileges
     role.updated_at = utcnow()
     try:
@@ -128,7 +128,7 @@ def change_privileges(change, workspace, role, add=(), remove=(), access=None):
     _editable(role)
     add, remove = _check_privileges(list(add)), _check_privileges(list(remove))
     if access is not None:
-        access.require_everywhere(set(add) - set(role.privileges), f"role {role.name} those privileges")
+        access.require_everywhere(set(add) - set(role.privileges), f"Cannot give role {role.name} those privileges")
     before = list(role.privileges)
     role.privileges = sorted((set(role.privileges) | set(add)) - set(remove))
     role.updated_at = utcnow()

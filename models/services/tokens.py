@@ -40,7 +40,7 @@ def create_service_token(change, workspace, scopes, label="", expires_in_days=No
         raise InvalidError("Invalid scopes", errors={"scopes": [f"Choose from {', '.join(SCOPES)}"]})
     if access is not None:
         for scope in scopes:
-            access.require_everywhere(SCOPE_GRANTS[scope], f"a {scope} token")
+            access.require_everywhere(SCOPE_GRANTS[scope], f"Cannot create a token with scope {scope}")
     raw = _new_raw("service")
     token = Token.create(kind="service", workspace=workspace.id, scopes=scopes, label=label or "",
                          prefix=raw[:12], token_hash=hash_secret(raw), created_by=created_by,
