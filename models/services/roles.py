@@ -110,7 +110,8 @@ def update_role(change, workspace, role, data, access=None):
     if "privileges" in data:
         privileges = _check_privileges(data["privileges"])
         if access is not None:
-            access.require_everywhere(set(privileges) - set(role.privileges), f"Cannot give role {role.name} those privileges")
+            access.require_everywhere(set(privileges) - set(role.privileges),
+                                      f"Cannot give role {role.name} those privileges")
         role.privileges = privileges
     role.updated_at = utcnow()
     try:
