@@ -37,6 +37,11 @@ def current_actor():
     return actor
 
 
+def authenticate_request():
+    """Authenticate before the body is parsed: a caller without a valid token gets 401, never a 422."""
+    current_actor()
+
+
 def public_actor():
     """Return the Actor of an unauthenticated request (invitation acceptance)."""
     return Actor(kind="public", **request_info())
@@ -47,6 +52,9 @@ def workspace_access(ref, privilege=None, environment=None):
     actor = current_actor()
     workspace = find_workspace(ref)
     access = access_for(actor, workspace)
+    if any("\x00" in value for value in (request.view_args or {}).values() if isinstance(value, str)):
+        # No id holds NUL (and PostgreSQL cannot even compare one): nothing by that name exists.
+        abort(404, message="Not found")
     if privilege:
         access.require(privilege, environment)
     return workspace, access

@@ -6,10 +6,11 @@ from flask_smorest import Blueprint
 from models.services import groups as svc
 from models.services import mutation
 
-from .auth import current_actor, workspace_access
+from .auth import authenticate_request, current_actor, workspace_access
 from .schemas import EnvRolesSchema, GroupListSchema, GroupSchema, PageArgs, RoleMapSchema
 
 blp = Blueprint("groups", __name__, url_prefix="/api/v1/workspaces", description="Groups and their role grants")
+blp.before_request(authenticate_request)
 
 
 def _decorate(workspace, groups):

@@ -1,15 +1,24 @@
 """Invitations: create (mailed, throttled), list, read, revoke, resend, and public acceptance."""
 
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from models.services import mutation
 from models.services import invitations as svc
 
-from .auth import current_actor, public_actor, workspace_access
+from .auth import authenticate_request, current_actor, public_actor, workspace_access
+from .members import with_roles_and_groups
 from .schemas import AcceptSchema, InvitationCreateSchema, InvitationSchema, MemberSchema
 
 blp = Blueprint("invitations", __name__, url_prefix="/api/v1", description="Invitations")
+
+
+@blp.before_request
+def _authenticate():
+    """Authenticate every invitation call but the public acceptance."""
+    if request.endpoint != "invitations.accept":  # accepting an invitation is public
+        authenticate_request()
 
 
 @blp.route("/workspaces/<ws>/invitations")
@@ -67,4 +76,5 @@ def accept(data):
     """Accept an invitation with the token from its mail (public; single use; expiring)."""
     inv = svc.find_acceptable(data["token"])
     with mutation(None, public_actor(), "invitation.accept") as change:
-        return svc.accept_invitation(change, inv)
+        member = svc.accept_invitation(change, inv)
+    return with_roles_and_groups(change.workspace, [member])[0]

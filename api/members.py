@@ -7,14 +7,16 @@ from models.directory import Member
 from models.services import mutation
 from models.services import members as svc
 
-from .auth import current_actor, require_person, workspace_access
+from .auth import authenticate_request, current_actor, require_person, workspace_access
 from .schemas import (CountSchema, EnvPrivilegesSchema, EnvRolesSchema, MemberListArgs, MemberListSchema,
                       MemberSchema, RoleMapSchema, TransferSchema)
 
 blp = Blueprint("members", __name__, url_prefix="/api/v1/workspaces", description="Workspace members")
+blp.before_request(authenticate_request)
 
 
-def _with_roles_and_groups(workspace, members):
+def with_roles_and_groups(workspace, members):
+    """Attach each member's role per environment and its groups, for MemberSchema."""
     extra = svc.roles_and_groups(workspace, members)
     for member in members:
         member.roles = {env: extra[member.id]["roles"].get(env, "NoAccess") for env in workspace.environments}
@@ -30,7 +32,7 @@ def list_members(args, ws):
     workspace, _ = workspace_access(ws, "members:read")
     page, page_size = args.pop("page"), args.pop("page_size")
     members, total = svc.list_members(workspace, page, page_size, **args)
-    return {"items": _with_roles_and_groups(workspace, members), "total": total, "page": page,
+    return {"items": with_roles_and_groups(workspace, members), "total": total, "page": page,
             "page_size": page_size}
 
 
@@ -50,7 +52,7 @@ class MemberItem(MethodView):
     def get(self, ws, member_id):
         """Read a member with its roles and groups."""
         workspace, _ = workspace_access(ws, "members:read")
-        return _with_roles_and_groups(workspace, [svc.get_member(workspace, member_id)])[0]
+        return with_roles_and_groups(workspace, [svc.get_member(workspace, member_id)])[0]
 
     @blp.response(204)
     def delete(self, ws, member_id):
@@ -109,4 +111,4 @@ def transfer_ownership(data, ws):
         abort(403, message="Only the owner can transfer ownership")
     with mutation(workspace, current_actor(), "member.transfer_ownership") as change:
         new_owner = svc.transfer_ownership(change, workspace, member, data["member_id"])
-    return _with_roles_and_groups(workspace, [Member.get_by_id(new_owner.id)])[0]
+    return with_roles_and_groups(workspace, [Member.get_by_id(new_owner.id)])[0]

@@ -7,10 +7,11 @@ from models.privileges import catalogue_listing
 from models.services import mutation
 from models.services import roles as svc
 
-from .auth import current_actor, workspace_access
+from .auth import authenticate_request, current_actor, workspace_access
 from .schemas import CatalogueEntrySchema, PrivilegeChangeSchema, RoleSchema, RoleUpdateSchema
 
 blp = Blueprint("roles", __name__, url_prefix="/api/v1", description="Roles and privileges")
+blp.before_request(authenticate_request)
 
 
 @blp.route("/privileges")
@@ -33,9 +34,10 @@ class Roles(MethodView):
     @blp.response(201, RoleSchema)
     def post(self, data, ws):
         """Create a custom role from catalogue privileges."""
-        workspace, _ = workspace_access(ws, "roles:manage")
+        workspace, access = workspace_access(ws, "roles:manage")
         with mutation(workspace, current_actor(), "role.create") as change:
-            return svc.create_role(change, workspace, data["name"], data["privileges"], data["description"])
+            return svc.create_role(change, workspace, data["name"], data["privileges"], data["description"],
+                                   access=access)
 
 
 @blp.route("/workspaces/<ws>/roles/<role_id>")
@@ -50,10 +52,10 @@ class RoleItem(MethodView):
     @blp.response(200, RoleSchema)
     def patch(self, data, ws, role_id):
         """Rename a custom role or replace its privileges."""
-        workspace, _ = workspace_access(ws, "roles:manage")
+        workspace, access = workspace_access(ws, "roles:manage")
         role = svc.get_role(workspace, role_id)
         with mutation(workspace, current_actor(), "role.update") as change:
-            return svc.update_role(change, workspace, role, data)
+            return svc.update_role(change, workspace, role, data, access=access)
 
     @blp.response(204)
     def delete(self, ws, role_id):
@@ -70,10 +72,10 @@ class RolePrivileges(MethodView):
     @blp.response(200, RoleSchema)
     def post(self, data, ws, role_id):
         """Add privileges to a custom role."""
-        workspace, _ = workspace_access(ws, "roles:manage")
+        workspace, access = workspace_access(ws, "roles:manage")
         role = svc.get_role(workspace, role_id)
         with mutation(workspace, current_actor(), "role.privileges") as change:
-            return svc.change_privileges(change, workspace, role, add=data["privileges"])
+            return svc.change_privileges(change, workspace, role, add=data["privileges"], access=access)
 
     @blp.arguments(PrivilegeChangeSchema)
     @blp.response(200, RoleSchema)

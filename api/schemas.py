@@ -7,17 +7,42 @@ from models.directory import MEMBER_STATUSES
 from models.workspace import ENVIRONMENTS
 
 
+def _refuse_nul(field, text):
+    # PostgreSQL cannot store NUL in text, so refuse it here instead of failing in the database.
+    if isinstance(text, str) and "\x00" in text:
+        raise field.make_error("nul")
+    return text
+
+
+class Text(fields.String):
+    """A string that refuses NUL characters."""
+
+    default_error_messages = {"nul": "Must not contain NUL characters."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return _refuse_nul(self, super()._deserialize(value, attr, data, **kwargs))
+
+
+class Url(fields.Url):
+    """A URL that refuses NUL characters."""
+
+    default_error_messages = {"nul": "Must not contain NUL characters."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return _refuse_nul(self, super()._deserialize(value, attr, data, **kwargs))
+
+
 class EnvRoleSchema(Schema):
-    environment_type = fields.String(required=True, validate=validate.Length(max=16))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    environment_type = Text(required=True, validate=validate.Length(max=16))
+    name = Text(required=True, validate=validate.Length(min=1, max=100))
 
 
 class WorkspaceSchema(Schema):
-    id = fields.String(dump_only=True)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    slug = fields.String(validate=validate.Length(min=1, max=64))
-    logo_url = fields.Url(allow_none=True, validate=validate.Length(max=2000))
-    environments = fields.List(fields.String(validate=validate.OneOf(ENVIRONMENTS)),
+    id = Text(dump_only=True)
+    name = Text(required=True, validate=validate.Length(min=1, max=200))
+    slug = Text(validate=validate.Length(min=1, max=64))
+    logo_url = Url(allow_none=True, validate=validate.Length(max=2000))
+    environments = fields.List(Text(validate=validate.OneOf(ENVIRONMENTS)),
                                validate=validate.Length(min=1, max=3))
     settings = fields.Dict(load_only=True)
     created_at = fields.DateTime(dump_only=True)
@@ -25,10 +50,10 @@ class WorkspaceSchema(Schema):
 
 
 class WorkspaceUpdateSchema(Schema):
-    name = fields.String(validate=validate.Length(min=1, max=200))
-    slug = fields.String(validate=validate.Length(min=1, max=64))
-    logo_url = fields.Url(allow_none=True, validate=validate.Length(max=2000))
-    environments = fields.List(fields.String(validate=validate.OneOf(ENVIRONMENTS)),
+    name = Text(validate=validate.Length(min=1, max=200))
+    slug = Text(validate=validate.Length(min=1, max=64))
+    logo_url = Url(allow_none=True, validate=validate.Length(max=2000))
+    environments = fields.List(Text(validate=validate.OneOf(ENVIRONMENTS)),
                                validate=validate.Length(min=1, max=3))
 
 
@@ -47,12 +72,12 @@ class BulkResultSchema(Schema):
 
 
 class CloneSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    slug = fields.String(validate=validate.Length(min=1, max=64))
+    name = Text(required=True, validate=validate.Length(min=1, max=200))
+    slug = Text(validate=validate.Length(min=1, max=64))
 
 
 class DeleteWorkspaceSchema(Schema):
-    code = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    code = Text(required=True, validate=validate.Length(min=1, max=32))
 
 
 class SettingsSchema(Schema):
@@ -60,23 +85,23 @@ class SettingsSchema(Schema):
 
 
 class MemberSchema(Schema):
-    id = fields.String()
-    email = fields.String(attribute="email_ci", allow_none=True)
-    user_name = fields.String()
-    display_name = fields.String(allow_none=True)
-    status = fields.String()
+    id = Text()
+    email = Text(attribute="email_ci", allow_none=True)
+    user_name = Text()
+    display_name = Text(allow_none=True)
+    status = Text()
     is_owner = fields.Boolean()
-    roles = fields.Dict(keys=fields.String(), values=fields.String())
+    roles = fields.Dict(keys=Text(), values=Text())
     groups = fields.List(fields.Dict())
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 
 
 class MemberListArgs(Schema):
-    email = fields.String(validate=validate.Length(max=320))
-    status = fields.String(validate=validate.OneOf(MEMBER_STATUSES))
-    role = fields.String(validate=validate.Length(max=100))
-    environment = fields.String(validate=validate.OneOf(ENVIRONMENTS))
+    email = Text(validate=validate.Length(max=320))
+    status = Text(validate=validate.OneOf(MEMBER_STATUSES))
+    role = Text(validate=validate.Length(max=100))
+    environment = Text(validate=validate.OneOf(ENVIRONMENTS))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
@@ -97,40 +122,40 @@ class EnvRolesSchema(Schema):
 
 
 class RoleMapSchema(Schema):
-    roles = fields.Dict(keys=fields.String(), values=fields.String())
+    roles = fields.Dict(keys=Text(), values=Text())
 
 
 class PrivilegeSourceSchema(Schema):
-    type = fields.String()
-    role = fields.String()
-    role_id = fields.String()
-    group_id = fields.String()
-    group = fields.String(allow_none=True)
+    type = Text()
+    role = Text()
+    role_id = Text()
+    group_id = Text()
+    group = Text(allow_none=True)
 
 
 class EnvPrivilegesSchema(Schema):
-    environment = fields.String()
-    privileges = fields.List(fields.String())
+    environment = Text()
+    privileges = fields.List(Text())
     sources = fields.List(fields.Nested(PrivilegeSourceSchema))
 
 
 class TransferSchema(Schema):
-    member_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    member_id = Text(required=True, validate=validate.Length(min=1, max=64))
 
 
 class InvitationCreateSchema(Schema):
-    name = fields.String(load_default="", validate=validate.Length(max=200))
-    email = fields.String(required=True, validate=validate.Length(min=3, max=320))
+    name = Text(load_default="", validate=validate.Length(max=200))
+    email = Text(required=True, validate=validate.Length(min=3, max=320))
     env_roles = fields.List(fields.Nested(EnvRoleSchema), load_default=list, validate=validate.Length(max=3))
 
 
 class InvitationSchema(Schema):
-    id = fields.String()
-    email = fields.String()
-    name = fields.String()
-    env_roles = fields.Dict(keys=fields.String(), values=fields.String())
-    status = fields.String()
-    inviter_id = fields.String(allow_none=True)
+    id = Text()
+    email = Text()
+    name = Text()
+    env_roles = fields.Dict(keys=Text(), values=Text())
+    status = Text()
+    inviter_id = Text(allow_none=True)
     created_at = fields.DateTime()
     last_sent_at = fields.DateTime()
     expires_at = fields.DateTime()
@@ -138,14 +163,14 @@ class InvitationSchema(Schema):
 
 
 class AcceptSchema(Schema):
-    token = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    token = Text(required=True, validate=validate.Length(min=1, max=200))
 
 
 class RoleSchema(Schema):
-    id = fields.String(dump_only=True)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    description = fields.String(load_default="", validate=validate.Length(max=1000))
-    privileges = fields.List(fields.String(validate=validate.Length(max=64)), load_default=list,
+    id = Text(dump_only=True)
+    name = Text(required=True, validate=validate.Length(min=1, max=100))
+    description = Text(load_default="", validate=validate.Length(max=1000))
+    privileges = fields.List(Text(validate=validate.Length(max=64)), load_default=list,
                              validate=validate.Length(max=100))
     is_system = fields.Boolean(dump_only=True)
     created_at = fields.DateTime(dump_only=True)
@@ -153,28 +178,28 @@ class RoleSchema(Schema):
 
 
 class RoleUpdateSchema(Schema):
-    name = fields.String(validate=validate.Length(min=1, max=100))
-    description = fields.String(validate=validate.Length(max=1000))
-    privileges = fields.List(fields.String(validate=validate.Length(max=64)), validate=validate.Length(max=100))
+    name = Text(validate=validate.Length(min=1, max=100))
+    description = Text(validate=validate.Length(max=1000))
+    privileges = fields.List(Text(validate=validate.Length(max=64)), validate=validate.Length(max=100))
 
 
 class PrivilegeChangeSchema(Schema):
-    privileges = fields.List(fields.String(validate=validate.Length(max=64)), required=True,
+    privileges = fields.List(Text(validate=validate.Length(max=64)), required=True,
                              validate=validate.Length(min=1, max=100))
 
 
 class CatalogueEntrySchema(Schema):
-    resource = fields.String()
-    actions = fields.List(fields.String())
-    privileges = fields.List(fields.String())
+    resource = Text()
+    actions = fields.List(Text())
+    privileges = fields.List(Text())
 
 
 class GroupSchema(Schema):
-    id = fields.String()
-    display_name = fields.String()
-    external_id = fields.String(allow_none=True)
+    id = Text()
+    display_name = Text()
+    external_id = Text(allow_none=True)
     member_count = fields.Integer()
-    grants = fields.Dict(keys=fields.String(), values=fields.String())
+    grants = fields.Dict(keys=Text(), values=Text())
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 
@@ -192,18 +217,19 @@ class GroupListSchema(Schema):
 
 
 class TokenCreateSchema(Schema):
-    scopes = fields.List(fields.String(validate=validate.OneOf(SCOPES)), required=True,
+    scopes = fields.List(Text(validate=validate.OneOf(SCOPES)), required=True,
                          validate=validate.Length(min=1, max=3))
-    label = fields.String(load_default="", validate=validate.Length(max=200))
-    expires_in_days = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=1, max=3650))
+    label = Text(load_default="", validate=validate.Length(max=200))
+    expires_in_days = fields.Integer(strict=True, allow_none=True, load_default=None,
+                                     validate=validate.Range(min=1, max=3650))
 
 
 class TokenSchema(Schema):
-    id = fields.String()
-    kind = fields.String()
-    label = fields.String()
-    prefix = fields.String()
-    scopes = fields.List(fields.String())
+    id = Text()
+    kind = Text()
+    label = Text()
+    prefix = Text()
+    scopes = fields.List(Text())
     created_at = fields.DateTime()
     expires_at = fields.DateTime(allow_none=True)
     last_used_at = fields.DateTime(allow_none=True)
@@ -211,23 +237,23 @@ class TokenSchema(Schema):
 
 
 class TokenCreatedSchema(TokenSchema):
-    token = fields.String(metadata={"description": "The secret, shown only in this response"})
+    token = Text(metadata={"description": "The secret, shown only in this response"})
 
 
 class DeletionPreviewSchema(Schema):
     workspace = fields.Dict()
-    will_delete = fields.Dict(keys=fields.String(), values=fields.Integer())
+    will_delete = fields.Dict(keys=Text(), values=fields.Integer())
 
 
 class StatsSchema(Schema):
     members = fields.Integer()
-    members_by_status = fields.Dict(keys=fields.String(), values=fields.Integer())
+    members_by_status = fields.Dict(keys=Text(), values=fields.Integer())
     groups = fields.Integer()
     custom_roles = fields.Integer()
     active_tokens = fields.Integer()
     pending_invitations = fields.Integer()
-    environments = fields.List(fields.String())
+    environments = fields.List(Text())
 
 
 class MessageSchema(Schema):
-    message = fields.String()
+    message = Text()

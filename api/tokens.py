@@ -6,10 +6,11 @@ from flask_smorest import Blueprint
 from models.services import mutation
 from models.services import tokens as svc
 
-from .auth import current_actor, workspace_access
+from .auth import authenticate_request, current_actor, workspace_access
 from .schemas import TokenCreatedSchema, TokenCreateSchema, TokenSchema
 
 blp = Blueprint("tokens", __name__, url_prefix="/api/v1/workspaces", description="Service tokens")
+blp.before_request(authenticate_request)
 
 
 @blp.route("/<ws>/tokens")
@@ -24,11 +25,12 @@ class Tokens(MethodView):
     @blp.response(201, TokenCreatedSchema)
     def post(self, data, ws):
         """Create a service token; the response carries the secret, shown this once."""
-        workspace, _ = workspace_access(ws, "tokens:manage")
+        workspace, access = workspace_access(ws, "tokens:manage")
         actor = current_actor()
         with mutation(workspace, actor, "token.create") as change:
             token, raw = svc.create_service_token(change, workspace, data["scopes"], data["label"],
-                                                  data["expires_in_days"], created_by=actor.person_id)
+                                                  data["expires_in_days"], created_by=actor.person_id,
+                                                  access=access)
         token.token = raw
         return token
 

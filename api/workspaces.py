@@ -7,12 +7,13 @@ from models.services import mutation
 from models.services import workspaces as svc
 from models.workspace import Workspace
 
-from .auth import current_actor, require_person, workspace_access
+from .auth import authenticate_request, current_actor, require_person, workspace_access
 from .schemas import (BulkResultSchema, BulkWorkspaceSchema, CloneSchema, DeleteWorkspaceSchema,
                       DeletionPreviewSchema, MessageSchema, SettingsSchema, StatsSchema, WorkspaceListSchema,
                       WorkspaceSchema, WorkspaceUpdateSchema)
 
 blp = Blueprint("workspaces", __name__, url_prefix="/api/v1/workspaces", description="Workspaces (tenants)")
+blp.before_request(authenticate_request)
 
 
 @blp.route("")
@@ -106,7 +107,8 @@ def deletion_code(ws):
 @blp.response(201, WorkspaceSchema)
 def clone(data, ws):
     """Copy a workspace's settings, roles, groups and grants (not its members) into a new one."""
-    workspace, _ = workspace_access(ws, "workspace:read")
+    # Copying out a workspace's whole configuration is an administrator's act, not a reader's.
+    workspace, _ = workspace_access(ws, "workspace:update")
     person = require_person()
     with mutation(None, current_actor(), "workspace.clone") as change:
         return svc.clone_workspace(change, workspace, person, data["name"], slug=data.get("slug"))

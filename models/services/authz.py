@@ -16,6 +16,14 @@ SCOPE_PRIVILEGES = {
     "scim": frozenset(),
 }
 
+# What minting a service token with a scope hands out. A `scim` token provisions members with any role
+# (Admin included), so it is worth as much as an `admin` one.
+SCOPE_GRANTS = {
+    "admin": ALL_PRIVILEGES,
+    "scim": ALL_PRIVILEGES,
+    "audit:read": SCOPE_PRIVILEGES["audit:read"],
+}
+
 
 def privilege_sources(member):
     """Return {environment: [(privilege set, source dict)]} for a member, from direct roles and group grants."""
@@ -73,6 +81,23 @@ class Access:
         if not self.has(privilege, environment):
             where = f" in environment {environment}" if environment else ""
             raise PermissionDeniedError(f"Missing privilege {privilege}{where}")
+
+    def require_grantable(self, role, environment):
+        """Refuse handing out `role` in `environment` when it carries privileges the actor lacks there."""
+        if role is None:
+            return
+        missing = frozenset(role.privileges) - self.by_env.get(environment, frozenset())
+        if missing:
+            raise PermissionDeniedError(
+                f"Cannot grant {role.name} in environment {environment}: it carries privileges you do not hold "
+                f"there ({', '.join(sorted(missing))})")
+
+    def require_everywhere(self, privileges, refusal="Refused"):
+        """Raise PermissionDeniedError (`refusal`: why) unless the actor holds `privileges` in every environment."""
+        missing = frozenset().union(*(frozenset(privileges) - held for held in self.by_env.values()))
+        if missing:
+            raise PermissionDeniedError(
+                f"{refusal}: you do not hold {', '.join(sorted(missing))} in every environment")
 
 
 def access_for(actor, workspace):

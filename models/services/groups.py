@@ -48,6 +48,7 @@ def replace_grants(change, workspace, group, env_roles, access=None):
         for env in workspace.environments:
             if (wanted[env].name if wanted[env] else NO_ACCESS) != before[env]:
                 access.require("groups:manage", env)
+                access.require_grantable(wanted[env], env)
     GroupGrant.delete().where(GroupGrant.group == group.id, GroupGrant.workspace == workspace.id).execute()
     for env, role in wanted.items():
         if role is not None:

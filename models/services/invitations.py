@@ -9,10 +9,10 @@ from flask import current_app
 from ..access import Invitation
 from ..db import utcnow
 from ..directory import Member
-from ..mail import send_mail
+from ..mail import MailError, send_mail
 from ..privileges import NO_ACCESS
 from ..workspace import Workspace
-from . import ConflictError, InvalidError, NotFoundError, TooManyRequestsError
+from . import ConflictError, InvalidError, NotFoundError, TooManyRequestsError, UnavailableError
 from .members import add_member
 from .roles import resolve_env_roles, role_by_name
 from .tokens import hash_secret
@@ -24,7 +24,8 @@ EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$")
 
 def check_email(email):
     """Return the lower-cased email, or raise InvalidError."""
-    if not isinstance(email, str) or len(email) > 320 or not EMAIL_RE.match(email.strip()):
+    # Checked lower-cased, as stored: lower-casing can lengthen a string ("İ" -> "i̇").
+    if not isinstance(email, str) or len(email.strip().lower()) > 320 or not EMAIL_RE.match(email.strip()):
         raise InvalidError("Invalid email", errors={"email": ["Not a valid email address"]})
     return email.strip().lower()
 
@@ -59,10 +60,14 @@ def _throttle(workspace, email, exclude_id=None):
 def _send(workspace, inv, raw, inviter):
     link = f"{current_app.config['PUBLIC_URL']}/invitations/accept?token={raw}"
     who = inviter.email if inviter is not None else "An administrator"
-    send_mail(inv.email, f"You are invited to {workspace.name} on Roster",
-              f"{who} invited you to the workspace {workspace.name}.\n\nAccept: {link}\n\n"
-              f"Or POST {{\"token\": \"{raw}\"}} to {current_app.config['PUBLIC_URL']}/api/v1/invitations/accept\n\n"
-              f"The link expires at {inv.expires_at:%Y-%m-%d %H:%M} UTC and works once.\n")
+    try:
+        send_mail(inv.email, f"You are invited to {workspace.name} on Roster",
+                  f"{who} invited you to the workspace {workspace.name}.\n\nAccept: {link}\n\n"
+                  f"Or POST {{\"token\": \"{raw}\"}} to {current_app.config['PUBLIC_URL']}/api/v1/invitations/accept"
+                  f"\n\nThe link expires at {inv.expires_at:%Y-%m-%d %H:%M} UTC and works once.\n")
+    except MailError as exc:
+        # The invitation is rolled back with the mutation: nobody holds a link that was never sent.
+        raise UnavailableError(f"The invitation mail could not be sent; try again later. {exc}") from exc
 
 
 def create_invitation(change, workspace, email, env_roles, name="", inviter=None, access=None):
@@ -75,6 +80,7 @@ def create_invitation(change, workspace, email, env_roles, name="", inviter=None
         for env, role in roles.items():
             if role is not None:
                 access.require("members:invite", env)
+                access.require_grantable(role, env)
     if Member.select().where(Member.workspace == workspace.id, Member.email_ci == email).exists():
         raise ConflictError(f"{email} is already a member")
     _throttle(workspace, email)

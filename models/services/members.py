@@ -83,8 +83,9 @@ def set_roles(change, workspace, member, env_roles, access=None):
     """Set direct roles per environment; NoAccess removes access there. The owner keeps Admin everywhere."""
     wanted = resolve_env_roles(workspace, env_roles)
     if access is not None:
-        for env in wanted:
+        for env, role in wanted.items():
             access.require("members:update", env)
+            access.require_grantable(role, env)
     before = env_role_map(workspace, member)
     if member.is_owner and any(r is None or r.name != "Admin" for r in wanted.values()):
         raise ConflictError("The owner cannot be demoted; transfer ownership first")

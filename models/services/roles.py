@@ -69,17 +69,20 @@ def _check_privileges(privileges):
 
 
 def _check_name(name):
-    if not isinstance(name, str) or not name.strip() or len(name) > NAME_MAX:
+    # The lower-cased copy is stored too, and lower-casing can lengthen a string ("İ" -> "i̇").
+    if not isinstance(name, str) or not name.strip() or len(name) > NAME_MAX or len(name.lower()) > NAME_MAX:
         raise InvalidError("Invalid name", errors={"name": [f"1 to {NAME_MAX} characters"]})
     if name.strip() == NO_ACCESS:
         raise InvalidError(f"{NO_ACCESS} is reserved", errors={"name": ["Reserved"]})
     return name.strip()
 
 
-def create_role(change, workspace, name, privileges=(), description=""):
-    """Create a custom role."""
+def create_role(change, workspace, name, privileges=(), description="", access=None):
+    """Create a custom role (an actor may only put in privileges it holds everywhere)."""
     name = _check_name(name)
     privileges = _check_privileges(list(privileges))
+    if access is not None:
+        access.require_everywhere(privileges, f"Cannot give role {name} those privileges")
     try:
         with db.atomic():
             role = Role.create(workspace=workspace.id, name=name, name_ci=name.lower(), description=description or "",
@@ -95,7 +98,7 @@ def _editable(role):
         raise InvalidError(f"{role.name} is a system role and cannot be changed")
 
 
-def update_role(change, workspace, role, data):
+def update_role(change, workspace, role, data, access=None):
     """Rename or re-describe a custom role, or replace its privileges."""
     _editable(role)
     before = {"name": role.name, "description": role.description, "privileges": list(role.privileges)}
@@ -105,7 +108,11 @@ def update_role(change, workspace, role, data):
     if "description" in data:
         role.description = data["description"] or ""
     if "privileges" in data:
-        role.privileges = _check_privileges(data["privileges"])
+        privileges = _check_privileges(data["privileges"])
+        if access is not None:
+            access.require_everywhere(set(privileges) - set(role.privileges),
+                                      f"Cannot give role {role.name} those privileges")
+        role.privileges = privileges
     role.updated_at = utcnow()
     try:
         with db.atomic():
@@ -117,10 +124,12 @@ def update_role(change, workspace, role, data):
     return role
 
 
-def change_privileges(change, workspace, role, add=(), remove=()):
+def change_privileges(change, workspace, role, add=(), remove=(), access=None):
     """Add or remove privileges of a custom role."""
     _editable(role)
     add, remove = _check_privileges(list(add)), _check_privileges(list(remove))
+    if access is not None:
+        access.require_everywhere(set(add) - set(role.privileges), f"Cannot give role {role.name} those privileges")
     before = list(role.privileges)
     role.privileges = sorted((set(role.privileges) | set(add)) - set(remove))
     role.updated_at = utcnow()

@@ -31,12 +31,16 @@ def _expiry(expires_in_days):
     return utcnow() + datetime.timedelta(days=expires_in_days)
 
 
-def create_service_token(change, workspace, scopes, label="", expires_in_days=None, created_by=None):
+def create_service_token(change, workspace, scopes, label="", expires_in_days=None, created_by=None, access=None):
     """Create a workspace service token; return (token, raw secret shown once)."""
+    from .authz import SCOPE_GRANTS
     scopes = sorted(set(scopes or []))
     bad = [s for s in scopes if s not in SCOPES]
     if not scopes or bad:
         raise InvalidError("Invalid scopes", errors={"scopes": [f"Choose from {', '.join(SCOPES)}"]})
+    if access is not None:
+        for scope in scopes:
+            access.require_everywhere(SCOPE_GRANTS[scope], f"Cannot create a token with scope {scope}")
     raw = _new_raw("service")
     token = Token.create(kind="service", workspace=workspace.id, scopes=scopes, label=label or "",
                          prefix=raw[:12], token_hash=hash_secret(raw), created_by=created_by,

@@ -11,10 +11,11 @@ from peewee import IntegrityError, fn
 from ..access import Invitation, OneTimeCode, Token
 from ..db import db, utcnow
 from ..directory import Group, GroupGrant, GroupMember, Member, MemberRole, Person, Role
-from ..mail import send_mail
+from ..mail import MailError, send_mail
 from ..privileges import SYSTEM_ROLES
 from ..workspace import ENVIRONMENTS, SETTINGS, Workspace, default_settings
-from . import ConflictError, InvalidError, NotFoundError, PermissionDeniedError, TooManyRequestsError
+from . import (ConflictError, InvalidError, NotFoundError, PermissionDeniedError, TooManyRequestsError,
+               UnavailableError)
 from .tokens import hash_secret
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -42,7 +43,7 @@ def _is_uuid(ref):
 
 def find_workspace(ref):
     """Return the workspace with this id or slug, or raise NotFoundError."""
-    if not isinstance(ref, str) or len(ref) > 64:
+    if not isinstance(ref, str) or len(ref) > 64 or "\x00" in ref:
         raise NotFoundError("Workspace not found")
     query = Workspace.id == ref if _is_uuid(ref) else Workspace.slug == ref.lower()
     workspace = Workspace.get_or_none(query)
@@ -105,8 +106,8 @@ def validate_settings(settings, base=None):
             errors[key] = ["Must be an integer from 0 to 100000"]
         elif kind is bool and not isinstance(value, bool):
             errors[key] = ["Must be true or false"]
-        elif kind is str and (not isinstance(value, str) or len(value) > 200):
-            errors[key] = ["Must be a string of at most 200 characters"]
+        elif kind is str and (not isinstance(value, str) or len(value) > 200 or "\x00" in value):
+            errors[key] = ["Must be a string of at most 200 characters, without NUL"]
         else:
             out[key] = value
     if errors:
@@ -276,10 +277,14 @@ def request_deletion_code(change, workspace, person):
     code = f"{secrets.randbelow(10 ** 8):08d}"
     otc = OneTimeCode.create(workspace=workspace.id, person=person.id, purpose="workspace.delete",
                              code_hash=hash_secret(f"{workspace.id}:{code}"), expires_at=now + CODE_TTL)
-    send_mail(person.email, f"Confirm deleting workspace {workspace.name}",
-              f"Someone (hopefully you) asked to delete the Roster workspace {workspace.name} ({workspace.slug}).\n\n"
-              f"Confirmation code: {code}\n\nIt expires in {int(CODE_TTL.total_seconds() // 60)} minutes and works"
-              f" once. If you did not ask for this, ignore this message.\n")
+    try:
+        send_mail(person.email, f"Confirm deleting workspace {workspace.name}",
+                  f"Someone (hopefully you) asked to delete the Roster workspace {workspace.name} "
+                  f"({workspace.slug}).\n\nConfirmation code: {code}\n\nIt expires in "
+                  f"{int(CODE_TTL.total_seconds() // 60)} minutes and works once. If you did not ask for this, "
+                  f"ignore this message.\n")
+    except MailError as exc:
+        raise UnavailableError(f"The code could not be mailed; try again later. {exc}") from exc
     change.record("workspace.deletion_code_sent", "workspace", workspace.id, workspace.slug)
     return otc
 
