@@ -8,10 +8,11 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from models.services import audit as svc
 
-from .auth import current_actor, workspace_access
+from .auth import authenticate_request, current_actor, workspace_access
 
 blp = Blueprint("events", __name__, url_prefix="/api/v1/workspaces",
                 description="Provisioning events (the hash-chained audit log)")
+blp.before_request(authenticate_request)
 
 
 def _naive_utc(value):

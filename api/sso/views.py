@@ -10,10 +10,11 @@ from models.services import Actor, ServiceError, mutation
 from models.services import sso as svc
 from models.sso import CONNECTION_STATUSES, PROVIDERS
 
-from ..auth import current_actor, request_info, workspace_access
+from ..auth import authenticate_request, current_actor, request_info, workspace_access
 
 blp = Blueprint("sso", __name__, url_prefix="/api/v1/workspaces",
                 description="SSO connections and test sign-ins")
+blp.before_request(authenticate_request)
 public_bp = FlaskBlueprint("sso_public", __name__, url_prefix="/sso", template_folder="../templates")
 
 RESULT_HEADERS = {

@@ -6,10 +6,15 @@ import pytest
 from playhouse.db_url import connect
 
 from models import MODELS
-from models.db import db, init_db, pending_migrations, upgrade
+from models.db import MIGRATIONS_DIR, db, init_db, pending_migrations, upgrade
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 CHECK_SCHEMA = "roster_migration_check"
+
+
+def _migration_names():
+    """Every migration file, in order: a new database gets all of them."""
+    return sorted(os.path.splitext(f)[0] for f in os.listdir(MIGRATIONS_DIR) if f[:4].isdigit() and f.endswith(".py"))
 
 
 def _expected_tables():
@@ -31,8 +36,8 @@ def bound_to():
 
 
 def _check_upgrade_twice():
-    assert pending_migrations() == ["0001_initial"]
-    assert upgrade() == ["0001_initial"]
+    assert pending_migrations() == _migration_names()
+    assert upgrade() == _migration_names()
     with db.connection_context():
         tables = set(db.get_tables())
         assert tables == _expected_tables()
@@ -51,7 +56,8 @@ def _check_upgrade_twice():
     with db.connection_context():
         assert set(db.get_tables()) == _expected_tables()
         assert db.execute_sql("SELECT email FROM person").fetchall() == [("a@b.test",)]
-        assert db.execute_sql("SELECT name FROM schema_migration").fetchall() == [("0001_initial",)]
+        assert sorted(r[0] for r in db.execute_sql("SELECT name FROM schema_migration").fetchall()) == \
+            _migration_names()
 
 
 def test_upgrade_on_an_empty_sqlite_file(tmp_path, bound_to):
