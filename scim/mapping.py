@@ -139,8 +139,24 @@ def _selection(resource_type, name):
     return (container, attr.name, sub_attr.name if sub_attr else None)
 
 
+def _request_only(resource_type):
+    """Return (container, attribute, sub-attribute) of every sub-attribute with returned "request"."""
+    urns = schema.schema_for(resource_type)
+    found = []
+    for urn in urns:
+        for attr in schema.attributes(resource_type, urn):
+            for sub in attr.sub_attributes.values():
+                if sub.returned == schema.RETURNED_REQUEST:
+                    found.append((None if urn == urns[0] else urn, attr.name, sub.name))
+    return found
+
+
 class Projection:
-    """The `attributes` / `excludedAttributes` of a request (RFC 7644 §3.4.2.5), applied to resources."""
+    """The `attributes` / `excludedAttributes` of a request (RFC 7644 §3.4.2.5), applied to resources.
+
+    Sub-attributes declared returned "request" (`manager.displayName`, `members.display`) are left out
+    unless `attributes` names them (RFC 7643 §7): naming their parent is not enough.
+    """
 
     def __init__(self, resource_type, attributes=None, excluded=None):
         self.resource_type = resource_type
@@ -150,6 +166,11 @@ class Projection:
         # RFC 7644 §3.4.2.5: when both are given, `attributes` wins.
         excluded_names = [] if names else parse_attribute_list(excluded)
         self.exclude = [s for s in (_selection(resource_type, n) for n in excluded_names) if s]
+        self.withheld = [s for s in _request_only(resource_type) if s not in (self.include or ())]
+
+    def requests(self, name, sub, container=None):
+        """Tell whether `attributes` names the sub-attribute `name.sub` (of extension `container`)."""
+        return (container, name, sub) in (self.include or ())
 
     def returns(self, name, container=None):
         """Tell whether top-level attribute `name` (of extension `container`) can appear in the output."""
@@ -159,6 +180,7 @@ class Projection:
 
     def apply(self, resource):
         """Return `resource` reduced to what the request asked for."""
+        resource = self._withhold(resource)
         if self.include is None and not self.exclude:
             return resource
         if self.include is not None:
@@ -196,6 +218,17 @@ class Projection:
             if container and not target:
                 out.pop(container, None)
         return _fix_schemas(out)
+
+
+    def _withhold(self, resource):
+        """Drop the returned-"request" sub-attributes the request did not name (in place)."""
+        for container, name, sub in self.withheld:
+            source = resource.get(container) if container else resource
+            value = source.get(name) if isinstance(source, dict) else None
+            for element in value if isinstance(value, list) else [value]:
+                if isinstance(element, dict):
+                    element.pop(sub, None)
+        return resource
 
 
 def _copy_sub(value, target, name, sub):

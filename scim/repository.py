@@ -162,6 +162,12 @@ def members_of(workspace, group_ids):
     return out
 
 
+def role_names(workspace):
+    """Return the names of the workspace's roles (system and custom), sorted case-insensitively."""
+    return [name for (name,) in Role.select(Role.name).where(Role.workspace == workspace.id)
+            .order_by(Role.name_ci).tuples()]
+
+
 def render_users(workspace, members, projection, base_url):
     """Render members as SCIM Users, loading roles, groups and managers only when they are returned."""
     ids = [m.id for m in members]

@@ -99,6 +99,48 @@ def test_schemas_describe_attributes(client):
     assert_error(client.get("/scim/v2/Schemas/urn:nope"), 404)
 
 
+def _roles_canonical(user_schema):
+    roles = next(a for a in user_schema["attributes"] if a["name"] == "roles")
+    return {sub["name"]: sub.get("canonicalValues") for sub in roles["subAttributes"]}
+
+
+def test_schemas_with_a_workspace_token_list_its_roles_and_environments(app, client):
+    with app.app_context():
+        from models.db import db
+        with db.connection_context():
+            workspace, _ = factories.make_workspace("Canon", owner_email="owner@canon.test",
+                                                    environments=["dev", "test", "prod"])
+            factories.make_role(workspace, "Operator", ["members:read"])
+            scim = factories.make_service_token(workspace, ["scim"])
+            admin = factories.make_service_token(workspace, ["admin"])
+            other, _ = factories.make_workspace("Other", owner_email="owner@other.test")
+            other_scim = factories.make_service_token(other, ["scim"])
+    tailored = {"value": ["Admin", "Member", "Operator", "Readonly"], "type": ["dev", "test", "prod"]}
+    c = AuthClient(client, scim)
+    # Exactly what a write is checked against (RFC 7643 §7 canonicalValues): the workspace's roles and
+    # enabled environments; the list and the single schema agree.
+    listed = c.get("/scim/v2/Schemas").json["Resources"]
+    assert _roles_canonical(next(s for s in listed if s["id"] == USER)) == tailored
+    assert _roles_canonical(c.get(f"/scim/v2/Schemas/{USER}").json) == tailored
+    assert _roles_canonical(c.get(f"/scim/v2/Schemas/{USER.lower()}").json) == tailored
+    assert _roles_canonical(AuthClient(client, other_scim).get(f"/scim/v2/Schemas/{USER}").json) == {
+        "value": ["Admin", "Member", "Readonly"], "type": ["dev"]}
+    # Without a token, or with a valid token that is no workspace scim token: the generic schema.
+    generic = {"value": None, "type": None}
+    assert _roles_canonical(client.get(f"/scim/v2/Schemas/{USER}").json) == generic
+    assert _roles_canonical(AuthClient(client, admin).get(f"/scim/v2/Schemas/{USER}").json) == generic
+    # A token that is sent but invalid is refused, so a misconfigured client learns it.
+    assert_error(AuthClient(client, "rst_svc_nope").get("/scim/v2/Schemas"), 401)
+    # Other schemas are not tailored.
+    group = c.get(f"/scim/v2/Schemas/{GROUP}").json
+    assert "Operator" not in json.dumps(group)
+    # What is advertised is what is enforced: an advertised pair is accepted, anything else refused.
+    r = c.post("/scim/v2/Users", json={"userName": "canon", "roles": [{"value": "Operator", "type": "test"}]})
+    assert r.status_code == 201 and r.json["roles"] == [{"value": "Operator", "type": "test"}]
+    assert_error(c.post("/scim/v2/Users", json={"userName": "canon2", "roles": [{"value": "Boss", "type": "test"}]}),
+                 400, "invalidValue")
+
+
 def test_bulk_rfc_7644_3_7_with_forward_reference(workspace_setup):
     c = workspace_setup.scim_client
     body = {"schemas": [BULK_REQUEST], "failOnErrors": 10, "Operations": [

@@ -238,8 +238,16 @@ def test_enterprise_manager(workspace_setup):
     # Entra sends the manager as a bare id string on the URN path.
     r = patch(c, path, {"op": "Add", "path": f"{ENTERPRISE}:manager", "value": boss["id"]})
     assert r.status_code == 200, r.json
-    assert r.json[ENTERPRISE]["manager"] == {"value": boss["id"], "displayName": "The Boss",
-                                             "$ref": f"http://roster.test/scim/v2/Users/{boss['id']}"}
+    boss_ref = f"http://roster.test/scim/v2/Users/{boss['id']}"
+    # manager.displayName is returned "request" (RFC 7643 §7): by default the client gets back what it wrote.
+    assert r.json[ENTERPRISE]["manager"] == {"value": boss["id"], "$ref": boss_ref}
+    assert c.get(path).json[ENTERPRISE]["manager"] == {"value": boss["id"], "$ref": boss_ref}
+    assert c.get(f"{path}?attributes={ENTERPRISE}:manager").json[ENTERPRISE]["manager"] == {
+        "value": boss["id"], "$ref": boss_ref}
+    r = c.get(f"{path}?attributes={ENTERPRISE}:manager.displayName,{ENTERPRISE}:manager.value")
+    assert r.json[ENTERPRISE] == {"manager": {"value": boss["id"], "displayName": "The Boss"}}
+    r = c.get(f"{path}?attributes=manager.displayName")
+    assert r.json[ENTERPRISE] == {"manager": {"displayName": "The Boss"}}
     r = patch(c, path, {"op": "replace", "path": f"{ENTERPRISE}:manager", "value": {"value": "nobody"}})
     assert_error(r, 400, "invalidValue")
 
