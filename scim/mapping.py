@@ -2,7 +2,8 @@
 
 Storage: `Member.attributes` / `Group.attributes` hold the SCIM document as `validation.normalize_resource`
 returns it (core attributes at the top level, extensions under their URN), minus what lives elsewhere:
-`active` is the member's status, `roles` are MemberRole rows, `groups` is derived from group_member,
+`active` is the member's status (a removed `active` leaves a marker, see ACTIVE_UNASSIGNED), `roles` are
+MemberRole rows, `groups` is derived from group_member,
 Group `members` are group_member rows, and `id`/`meta` come from columns. `userName`, `externalId` and
 `displayName` are kept in the document and mirrored to indexed columns.
 """
@@ -18,6 +19,10 @@ GROUPS_PATH = "/scim/v2/Groups"
 ALWAYS = ("schemas", "id")
 # Kept out of the stored documents; see the module docstring.
 USER_DERIVED = ("active", "roles", "groups")
+# The key a stored user document holds (as JSON null) once a client removed `active` (RFC 7644 §3.5.2.2): the
+# attribute is unassigned, which Roster reads as "not suspended", and is not returned until a write assigns
+# it or the member is suspended. scim.filters.sql reads the same marker.
+ACTIVE_UNASSIGNED = "active"
 
 
 def timestamp(value):
@@ -50,10 +55,17 @@ def roles_to_scim(env_roles):
     return [{"value": name, "type": env} for env, name in sorted(env_roles.items())]
 
 
+def active_unassigned(member):
+    """Tell whether a client removed the member's `active` and it has not been suspended since."""
+    return ACTIVE_UNASSIGNED in (member.attributes or {}) and member.status != "suspended"
+
+
 def user_document(member, env_roles):
     """Return the member's SCIM document as PATCH sees it: stored attributes plus active and roles."""
     doc = copy.deepcopy(member.attributes or {})
-    doc["active"] = member.status != "suspended"
+    doc.pop(ACTIVE_UNASSIGNED, None)
+    if not active_unassigned(member):
+        doc["active"] = member.status != "suspended"
     if env_roles:
         doc["roles"] = roles_to_scim(env_roles)
     return doc

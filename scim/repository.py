@@ -397,14 +397,31 @@ def _update_user(change, workspace, member, before_doc, new_doc, quirks, roles_g
     check_immutable(USER, old_stored, stored)
     email = _check_user_doc(workspace, stored, member.id)
     changed = False
-    if active is not None and active != old_active:
+    # A PATCH removing `active` leaves it unassigned (RFC 7644 §3.5.2.2): Roster reads that as "not
+    # suspended" and stops returning it until a write assigns it again. PUT keeps the current state.
+    unassigned = active is None and (old_active is not None or mapping.active_unassigned(member))
+    if unassigned and old_active is not None:
+        change.record("user.updated", "user", member.id, member.user_name, before={"active": old_active},
+                      after={}, quirks=quirks)
+        changed = True
+        if member.status == "suspended":
+            member.status = "active"
+            change.record("user.reactivated", "user", member.id, member.user_name,
+                          before={"active": False}, after={}, quirks=quirks)
+    if active is not None and active != (member.status != "suspended"):
         if member.is_owner and active is False:
             raise _conflict("The owner of the workspace cannot be suspended through SCIM; transfer ownership "
                             "first")
         member.status = "active" if active else "suspended"
         operation = "user.reactivated" if active else "user.deactivated"
         change.record(operation, "user", member.id, member.user_name,
-                      before={"active": old_active}, after={"active": active}, quirks=quirks)
+                      before={"active": old_active} if old_active is not None else {}, after={"active": active},
+                      quirks=quirks)
+        changed = True
+    elif active is not None and old_active is None:
+        # `active` was unassigned (and so not suspended): assigning true changes the representation only.
+        change.record("user.updated", "user", member.id, member.user_name, before={}, after={"active": active},
+                      quirks=quirks)
         changed = True
     if stored != old_stored:
         before, after = _diff(old_stored, stored)
@@ -414,6 +431,8 @@ def _update_user(change, workspace, member, before_doc, new_doc, quirks, roles_g
     if roles_given and _apply_roles(change, workspace, member, _resolve_roles(workspace, roles)):
         changed = True
     if changed:
+        if unassigned:
+            stored[mapping.ACTIVE_UNASSIGNED] = None
         _save(member, attributes=stored, version=member.version + 1, updated_at=utcnow(),
               **_columns(stored, email))
     return member
@@ -427,7 +446,7 @@ def replace_user(workspace, actor, member_id, body, options):
         member = get_member(workspace, member_id, lock=True)
         _check_if_match(member, options.if_match)
         before = mapping.user_document(member, env_roles_of(workspace, [member.id])[member.id])
-        if "active" not in doc:
+        if "active" not in doc and "active" in before:
             doc["active"] = before["active"]
         _update_user(change, workspace, member, before, doc, quirks, roles_given)
     return member
