@@ -55,12 +55,20 @@ INSERT_CHUNK = 500
 
 
 class Options:
-    """What a write needs besides its body: strictness, If-Match, the public URL."""
+    """What a write needs besides its body: strictness, If-Match, the public URL.
 
-    def __init__(self, base_url, strict=False, if_match=None):
+    `quirks` collects the names of the IdP quirks the request applied (the endpoints pass `g.scim_quirks`).
+    """
+
+    def __init__(self, base_url, strict=False, if_match=None, quirks=None):
         self.base_url = base_url
         self.strict = strict
         self.if_match = if_match
+        self.quirks = quirks if quirks is not None else []
+
+    def note(self, quirks):
+        """Add quirk names to those the request applied."""
+        self.quirks.extend(q for q in quirks if q not in self.quirks)
 
 
 class ConflictError(ScimError):
@@ -249,6 +257,18 @@ def _diff(before, after):
     return {k: before[k] for k in keys if k in before}, {k: after[k] for k in keys if k in after}
 
 
+def _record_attempt(change, operation, target_type, target_id, target_name, quirks):
+    """Tag every event of a PUT or PATCH with its quirks; record one event when it changed nothing.
+
+    Every attempted mutation is logged: Okta re-sends a pushed group's name with its id on every membership
+    update, which changes nothing but still applied a quirk the provisioning log must show.
+    """
+    for event in change.events:
+        event.quirks = event.quirks or list(quirks)
+    if not change.events:
+        change.record(operation, target_type, target_id, target_name, before={}, after={}, quirks=quirks)
+
+
 def _service_error(error):
     """Turn a service-layer refusal into the matching SCIM error."""
     if error.status == 404:
@@ -368,6 +388,7 @@ def _save(row, **fields):
 def create_user(workspace, actor, body, options):
     """Create a member from a SCIM User (RFC 7644 §3.3)."""
     doc, quirks = normalize_resource(USER, body, strict=options.strict)
+    options.note(quirks)
     stored, active, roles = _split_user_doc(doc)
     with mutation(workspace, actor, "user.created") as change:
         email = _check_user_doc(workspace, stored)
@@ -415,13 +436,13 @@ def _update_user(change, workspace, member, before_doc, new_doc, quirks, roles_g
         member.status = "active" if active else "suspended"
         operation = "user.reactivated" if active else "user.deactivated"
         change.record(operation, "user", member.id, member.user_name,
-                      before={"active": old_active} if old_active is not None else {}, after={"active": active},
-                      quirks=quirks)
+                      before={"active": old_active} if old_active is not None else {},
+                      after={"active": active}, quirks=quirks)
         changed = True
     elif active is not None and old_active is None:
         # `active` was unassigned (and so not suspended): assigning true changes the representation only.
-        change.record("user.updated", "user", member.id, member.user_name, before={}, after={"active": active},
-                      quirks=quirks)
+        change.record("user.updated", "user", member.id, member.user_name, before={},
+                      after={"active": active}, quirks=quirks)
         changed = True
     if stored != old_stored:
         before, after = _diff(old_stored, stored)
@@ -441,6 +462,7 @@ def _update_user(change, workspace, member, before_doc, new_doc, quirks, roles_g
 def replace_user(workspace, actor, member_id, body, options):
     """Replace a user (RFC 7644 §3.5.1): read-only attributes ignored, immutable ones checked."""
     doc, quirks = normalize_resource(USER, body, strict=options.strict)
+    options.note(quirks)
     roles_given = isinstance(body, dict) and any(isinstance(k, str) and k.lower() == "roles" for k in body)
     with mutation(workspace, actor, "user.updated") as change:
         member = get_member(workspace, member_id, lock=True)
@@ -449,6 +471,7 @@ def replace_user(workspace, actor, member_id, body, options):
         if "active" not in doc and "active" in before:
             doc["active"] = before["active"]
         _update_user(change, workspace, member, before, doc, quirks, roles_given)
+        _record_attempt(change, "user.updated", "user", member.id, member.user_name, quirks)
     return member
 
 
@@ -460,11 +483,13 @@ def patch_user(workspace, actor, member_id, operations, options):
         _check_if_match(member, options.if_match)
         before = mapping.user_document(member, env_roles_of(workspace, [member.id])[member.id])
         result = apply_patch(USER, before, operations, strict=options.strict, resource_id=member.id)
+        options.note(result.quirks)
         if result.changed:
             if not result.resource.get("userName"):
                 raise InvalidValueError("Attribute 'userName' is required")
             roles_given = result.resource.get("roles") != before.get("roles")
             _update_user(change, workspace, member, before, result.resource, result.quirks, roles_given)
+        _record_attempt(change, "user.updated", "user", member.id, member.user_name, result.quirks)
     return member
 
 
@@ -637,6 +662,7 @@ def _bump(group):
 def create_group(workspace, actor, body, options):
     """Create a group, with its initial members (RFC 7644 §3.3)."""
     doc, quirks = normalize_resource(GROUP, body, strict=options.strict)
+    options.note(quirks)
     ids = _member_ids(doc.pop("members", None))
     with mutation(workspace, actor, "group.created") as change:
         _check_group_name(workspace, doc["displayName"])
@@ -683,6 +709,7 @@ def _update_group_doc(change, workspace, group, old, new, quirks):
 def replace_group(workspace, actor, group_id, body, options):
     """Replace a group and its membership (RFC 7644 §3.5.1), writing only the membership rows that differ."""
     doc, quirks = normalize_resource(GROUP, body, strict=options.strict)
+    options.note(quirks)
     ids = _member_ids(doc.pop("members", None))
     with mutation(workspace, actor, "group.updated") as change:
         group = get_group(workspace, group_id, lock=True)
@@ -691,6 +718,7 @@ def replace_group(workspace, actor, group_id, body, options):
         added, removed = replace_members(change, workspace, group, ids)
         if changed or added or removed:
             _bump(group)
+        _record_attempt(change, "group.updated", "group", group.id, group.display_name, quirks)
     return group
 
 
@@ -702,6 +730,7 @@ def patch_group(workspace, actor, group_id, operations, options):
         _check_if_match(group, options.if_match)
         old = dict(group.attributes or {})
         result = apply_patch(GROUP, old, operations, strict=options.strict, resource_id=group.id)
+        options.note(result.quirks)
         new = dict(result.resource)
         new.pop("members", None)
         if not new.get("displayName"):
@@ -710,10 +739,9 @@ def patch_group(workspace, actor, group_id, operations, options):
         if result.member_ops:
             if _apply_member_ops(change, workspace, group, result.member_ops, options.base_url):
                 changed = True
-        for event in change.events:  # membership events carry the PATCH's quirks too (issue 4)
-            event.quirks = event.quirks or list(result.quirks)
         if changed:
             _bump(group)
+        _record_attempt(change, "group.updated", "group", group.id, group.display_name, result.quirks)
     return group
 
 
