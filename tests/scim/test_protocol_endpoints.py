@@ -39,6 +39,20 @@ def test_routing_errors_are_scim_json(workspace_setup):
     assert_error(c.get("/scim/v2/Users/a/b"), 404)
     assert_error(c.post("/scim/v2/Users/some-id", json={}), 405)
     assert_error(c.delete("/scim/v2/Users"), 405)
+    # RFC 9110 §15.5.6: a 405 lists the methods the resource supports.
+    allow = c.post("/scim/v2/Users/some-id", json={}).headers["Allow"]
+    assert allow == "DELETE, GET, HEAD, OPTIONS, PATCH, PUT"
+    assert c.delete("/scim/v2/Users").headers["Allow"] == "GET, HEAD, OPTIONS, POST"
+    assert c.get("/scim/v2/Bulk").headers["Allow"] == "OPTIONS, POST"
+    assert c.delete("/scim/v2/Schemas").headers["Allow"] == "GET, HEAD, OPTIONS"
+
+
+def test_explicit_method_not_allowed_error_names_its_methods(app):
+    from scim.errors import MethodNotAllowedError
+    from scim.responses import scim_error_response
+    with app.test_request_context("/scim/v2/Users"):
+        response = scim_error_response(MethodNotAllowedError(allowed=["POST", "GET"]))
+    assert response.status_code == 405 and response.headers["Allow"] == "GET, POST"
 
 
 def test_media_types_and_unknown_query_params(workspace_setup):
@@ -137,8 +151,8 @@ def test_schemas_with_a_workspace_token_list_its_roles_and_environments(app, cli
     # What is advertised is what is enforced: an advertised pair is accepted, anything else refused.
     r = c.post("/scim/v2/Users", json={"userName": "canon", "roles": [{"value": "Operator", "type": "test"}]})
     assert r.status_code == 201 and r.json["roles"] == [{"value": "Operator", "type": "test"}]
-    assert_error(c.post("/scim/v2/Users", json={"userName": "canon2", "roles": [{"value": "Boss", "type": "test"}]}),
-                 400, "invalidValue")
+    r = c.post("/scim/v2/Users", json={"userName": "canon2", "roles": [{"value": "Boss", "type": "test"}]})
+    assert_error(r, 400, "invalidValue")
 
 
 def test_bulk_rfc_7644_3_7_with_forward_reference(workspace_setup):
