@@ -82,7 +82,8 @@ def test_member_display_is_returned_only_on_request(workspace_setup):
     assert group["members"] == [{"value": uid, "$ref": ref, "type": "User"}]
     path = f"/scim/v2/Groups/{group['id']}"
     assert c.get(path).json["members"] == [{"value": uid, "$ref": ref, "type": "User"}]
-    assert c.get(f"{path}?attributes=members").json["members"] == [{"value": uid, "$ref": ref, "type": "User"}]
+    assert c.get(f"{path}?attributes=members").json["members"] == [
+        {"value": uid, "$ref": ref, "type": "User"}]
     assert c.get(f"{path}?attributes=members.value,members.display").json["members"] == [
         {"value": uid, "display": "Shown Name"}]
     listed = c.get("/scim/v2/Groups?attributes=members.display").json["Resources"]
