@@ -1,6 +1,6 @@
 """SCIM authentication: bearer token -> (actor, workspace) with scope `scim`; personal tokens only for /Me."""
 
-from flask import g, request
+from flask import g
 
 from api.auth import bearer_token, request_info
 from models.services.tokens import authenticate
@@ -10,18 +10,6 @@ from .errors import ForbiddenError, UnauthorizedError
 from .idp import detect_idp
 
 SCIM_SCOPE = "scim"
-# Recognised from User-Agent so the provisioning log can say which IdP sent a request.
-IDP_USER_AGENTS = (("okta", "okta"), ("azure", "entra"), ("microsoft", "entra"), ("onelogin", "onelogin"),
-                   ("jumpcloud", "jumpcloud"), ("pingidentity", "pingone"), ("pingone", "pingone"),
-                   ("rippling", "rippling"), ("google", "google"))
-
-
-def _idp(workspace):
-    agent = (request.user_agent.string or "").lower()
-    for needle, name in IDP_USER_AGENTS:
-        if needle in agent:
-            return name
-    return (workspace.setting("scim.default_idp") if workspace is not None else "") or None
 
 
 def current_actor():
@@ -49,6 +37,21 @@ def require_service_token():
     actor.idp = detect_idp(actor.user_agent, actor.token_label, workspace.setting("scim.default_idp"))
     g.workspace = workspace
     return actor
+
+
+def discovery_workspace():
+    """Return the workspace of the request's scim service token, None without one; 401 for a bad token.
+
+    Discovery is public; a workspace token only tailors /Schemas to the workspace. A token that is sent
+    but unknown, expired or revoked is still refused, so a misconfigured IdP learns it early. Any other
+    valid token (a personal one, another scope) gets the generic answer.
+    """
+    if bearer_token() is None:
+        return None
+    actor = current_actor()
+    if actor.kind != "service" or SCIM_SCOPE not in actor.scopes:
+        return None
+    return Workspace.get_or_none(Workspace.id == actor.workspace_id)
 
 
 def require_personal_token():

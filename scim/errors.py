@@ -105,3 +105,7 @@ class PayloadTooLargeError(ScimError):
 class MethodNotAllowedError(ScimError):
     status = 405
     default_detail = "The method is not allowed for this endpoint"
+
+    def __init__(self, detail=None, *, allowed=()):
+        super().__init__(detail)
+        self.allowed = tuple(allowed)

@@ -2,7 +2,8 @@
 
 Storage: `Member.attributes` / `Group.attributes` hold the SCIM document as `validation.normalize_resource`
 returns it (core attributes at the top level, extensions under their URN), minus what lives elsewhere:
-`active` is the member's status, `roles` are MemberRole rows, `groups` is derived from group_member,
+`active` is the member's status (a removed `active` leaves a marker, see ACTIVE_UNASSIGNED), `roles` are
+MemberRole rows, `groups` is derived from group_member,
 Group `members` are group_member rows, and `id`/`meta` come from columns. `userName`, `externalId` and
 `displayName` are kept in the document and mirrored to indexed columns.
 """
@@ -18,6 +19,10 @@ GROUPS_PATH = "/scim/v2/Groups"
 ALWAYS = ("schemas", "id")
 # Kept out of the stored documents; see the module docstring.
 USER_DERIVED = ("active", "roles", "groups")
+# The key a stored user document holds (as JSON null) once a client removed `active` (RFC 7644 §3.5.2.2): the
+# attribute is unassigned, which Roster reads as "not suspended", and is not returned until a write assigns
+# it or the member is suspended. scim.filters.sql reads the same marker.
+ACTIVE_UNASSIGNED = "active"
 
 
 def timestamp(value):
@@ -50,10 +55,17 @@ def roles_to_scim(env_roles):
     return [{"value": name, "type": env} for env, name in sorted(env_roles.items())]
 
 
+def active_unassigned(member):
+    """Tell whether a client removed the member's `active` and it has not been suspended since."""
+    return ACTIVE_UNASSIGNED in (member.attributes or {}) and member.status != "suspended"
+
+
 def user_document(member, env_roles):
     """Return the member's SCIM document as PATCH sees it: stored attributes plus active and roles."""
     doc = copy.deepcopy(member.attributes or {})
-    doc["active"] = member.status != "suspended"
+    doc.pop(ACTIVE_UNASSIGNED, None)
+    if not active_unassigned(member):
+        doc["active"] = member.status != "suspended"
     if env_roles:
         doc["roles"] = roles_to_scim(env_roles)
     return doc
@@ -139,8 +151,24 @@ def _selection(resource_type, name):
     return (container, attr.name, sub_attr.name if sub_attr else None)
 
 
+def _request_only(resource_type):
+    """Return (container, attribute, sub-attribute) of every sub-attribute with returned "request"."""
+    urns = schema.schema_for(resource_type)
+    found = []
+    for urn in urns:
+        for attr in schema.attributes(resource_type, urn):
+            for sub in attr.sub_attributes.values():
+                if sub.returned == schema.RETURNED_REQUEST:
+                    found.append((None if urn == urns[0] else urn, attr.name, sub.name))
+    return found
+
+
 class Projection:
-    """The `attributes` / `excludedAttributes` of a request (RFC 7644 §3.4.2.5), applied to resources."""
+    """The `attributes` / `excludedAttributes` of a request (RFC 7644 §3.4.2.5), applied to resources.
+
+    Sub-attributes declared returned "request" (`manager.displayName`, `members.display`) are left out
+    unless `attributes` names them (RFC 7643 §7): naming their parent is not enough.
+    """
 
     def __init__(self, resource_type, attributes=None, excluded=None):
         self.resource_type = resource_type
@@ -150,6 +178,11 @@ class Projection:
         # RFC 7644 §3.4.2.5: when both are given, `attributes` wins.
         excluded_names = [] if names else parse_attribute_list(excluded)
         self.exclude = [s for s in (_selection(resource_type, n) for n in excluded_names) if s]
+        self.withheld = [s for s in _request_only(resource_type) if s not in (self.include or ())]
+
+    def requests(self, name, sub, container=None):
+        """Tell whether `attributes` names the sub-attribute `name.sub` (of extension `container`)."""
+        return (container, name, sub) in (self.include or ())
 
     def returns(self, name, container=None):
         """Tell whether top-level attribute `name` (of extension `container`) can appear in the output."""
@@ -159,6 +192,7 @@ class Projection:
 
     def apply(self, resource):
         """Return `resource` reduced to what the request asked for."""
+        resource = self._withhold(resource)
         if self.include is None and not self.exclude:
             return resource
         if self.include is not None:
@@ -196,6 +230,17 @@ class Projection:
             if container and not target:
                 out.pop(container, None)
         return _fix_schemas(out)
+
+
+    def _withhold(self, resource):
+        """Drop the returned-"request" sub-attributes the request did not name (in place)."""
+        for container, name, sub in self.withheld:
+            source = resource.get(container) if container else resource
+            value = source.get(name) if isinstance(source, dict) else None
+            for element in value if isinstance(value, list) else [value]:
+                if isinstance(element, dict):
+                    element.pop(sub, None)
+        return resource
 
 
 def _copy_sub(value, target, name, sub):

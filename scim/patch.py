@@ -43,8 +43,8 @@ from .errors import (InvalidPathError, InvalidSyntaxError, InvalidValueError, Mu
 from .filters import And, Comparison, Not, Or, matches
 from .paths import parse_patch_path
 from .quirks import QuirkRecorder
-from .validation import (check_single_primary, normalize_complex, normalize_scalar, normalize_value,
-                         values_equal)
+from .validation import (check_single_primary, is_extension_schemas, normalize_complex, normalize_scalar,
+                         normalize_value, values_equal)
 
 _OPS = ("add", "remove", "replace")
 _MISSING = object()
@@ -115,7 +115,36 @@ class _Patcher:
             return
         if not isinstance(path, str):
             raise InvalidPathError("The path must be a string")
+        urn = schema.canonical_urn(self.resource_type, path.strip())
+        if urn is not None and urn != self.core:
+            self.extension(op, urn, value)
+            return
         self.apply(op, self.resolve(parse_patch_path(path), path), value)
+
+    def extension(self, op, urn, value):
+        """Apply an operation whose path is a whole extension URN (RFC 7644 §3.5.2, attrPath = URI).
+
+        add and replace take an object of the extension's attributes and set each one, leaving the others
+        unchanged (§3.5.2.1, §3.5.2.3: sub-attributes not given are left unchanged); remove, or replace
+        with null, clears the extension (§3.5.2.2).
+        """
+        if op == "replace" and value is None:
+            op = "remove"
+        if op == "remove":
+            if value is not _MISSING and value is not None:
+                raise InvalidValueError(f"A remove of the extension '{urn}' takes no value: it clears the "
+                                        f"whole extension")
+            present = self.doc.get(urn) or {}
+            for attr in schema.attributes(self.resource_type, urn):
+                if attr.required and attr.name in present:
+                    raise MutabilityError(f"Attribute '{urn}:{attr.name}' is required and cannot be removed")
+            self.doc.pop(urn, None)
+            return
+        if value is _MISSING or value is None:
+            raise InvalidValueError(f"The {op} operation on the extension '{urn}' needs an object of its "
+                                    f"attributes as its value")
+        for target, item in self.expand_key(urn, value):
+            self.apply(op, target, item)
 
     def resolve(self, patch_path, text):
         """Resolve a PatchPath against the schema into a _Target, or raise InvalidPathError."""
@@ -181,6 +210,8 @@ class _Patcher:
                 raise InvalidValueError(f"Extension '{urn}' must be an object of its attributes")
             pairs = []
             for sub_key, sub_item in item.items():
+                if is_extension_schemas(urn, sub_key, sub_item):
+                    continue
                 attr = schema.resolve(self.resource_type, urn, sub_key) if isinstance(sub_key, str) else None
                 if attr is None:
                     raise InvalidValueError(f"Unknown attribute '{urn}:{sub_key}'")

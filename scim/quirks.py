@@ -21,6 +21,9 @@ ENTRA_MANAGER_BARE_STRING = "entra.manager_bare_string"
 ENTRA_MEMBERS_REMOVE_BY_VALUE = "entra.members_remove_by_value"
 # The same value-list selector on another multi-valued attribute, e.g. {"path": "roles", "value": [...]}.
 ENTRA_REMOVE_BY_VALUE = "entra.remove_by_value"
+# Entra matches users on emails[type eq "work"].value eq "x", outside the RFC 7644 filter ABNF (§1 quirk 5);
+# read as emails[type eq "work" and value eq "x"]. A filter, so strict mode refuses it with invalidFilter.
+ENTRA_FILTER_VALUE_PATH_ATTRIBUTE = "entra.filter_value_path_attribute"
 # Okta renames a group with a no-path replace whose value carries the read-only "id" (§2 lifecycle 7).
 OKTA_NO_PATH_ID_IN_VALUE = "okta.no_path_id_in_value"
 
@@ -32,6 +35,7 @@ ALL = (
     ENTRA_MANAGER_BARE_STRING,
     ENTRA_MEMBERS_REMOVE_BY_VALUE,
     ENTRA_REMOVE_BY_VALUE,
+    ENTRA_FILTER_VALUE_PATH_ATTRIBUTE,
     OKTA_NO_PATH_ID_IN_VALUE,
 )
 

@@ -55,12 +55,20 @@ INSERT_CHUNK = 500
 
 
 class Options:
-    """What a write needs besides its body: strictness, If-Match, the public URL."""
+    """What a write needs besides its body: strictness, If-Match, the public URL.
 
-    def __init__(self, base_url, strict=False, if_match=None):
+    `quirks` collects the names of the IdP quirks the request applied (the endpoints pass `g.scim_quirks`).
+    """
+
+    def __init__(self, base_url, strict=False, if_match=None, quirks=None):
         self.base_url = base_url
         self.strict = strict
         self.if_match = if_match
+        self.quirks = quirks if quirks is not None else []
+
+    def note(self, quirks):
+        """Add quirk names to those the request applied."""
+        self.quirks.extend(q for q in quirks if q not in self.quirks)
 
 
 class ConflictError(ScimError):
@@ -162,6 +170,12 @@ def members_of(workspace, group_ids):
     return out
 
 
+def role_names(workspace):
+    """Return the names of the workspace's roles (system and custom), sorted case-insensitively."""
+    return [name for (name,) in Role.select(Role.name).where(Role.workspace == workspace.id)
+            .order_by(Role.name_ci).tuples()]
+
+
 def render_users(workspace, members, projection, base_url):
     """Render members as SCIM Users, loading roles, groups and managers only when they are returned."""
     ids = [m.id for m in members]
@@ -241,6 +255,18 @@ def _diff(before, after):
     """Return (before, after) restricted to the top-level keys that differ."""
     keys = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
     return {k: before[k] for k in keys if k in before}, {k: after[k] for k in keys if k in after}
+
+
+def _record_attempt(change, operation, target_type, target_id, target_name, quirks):
+    """Tag every event of a PUT or PATCH with its quirks; record one event when it changed nothing.
+
+    Every attempted mutation is logged: Okta re-sends a pushed group's name with its id on every membership
+    update, which changes nothing but still applied a quirk the provisioning log must show.
+    """
+    for event in change.events:
+        event.quirks = event.quirks or list(quirks)
+    if not change.events:
+        change.record(operation, target_type, target_id, target_name, before={}, after={}, quirks=quirks)
 
 
 def _service_error(error):
@@ -362,6 +388,7 @@ def _save(row, **fields):
 def create_user(workspace, actor, body, options):
     """Create a member from a SCIM User (RFC 7644 §3.3)."""
     doc, quirks = normalize_resource(USER, body, strict=options.strict)
+    options.note(quirks)
     stored, active, roles = _split_user_doc(doc)
     with mutation(workspace, actor, "user.created") as change:
         email = _check_user_doc(workspace, stored)
@@ -391,14 +418,31 @@ def _update_user(change, workspace, member, before_doc, new_doc, quirks, roles_g
     check_immutable(USER, old_stored, stored)
     email = _check_user_doc(workspace, stored, member.id)
     changed = False
-    if active is not None and active != old_active:
+    # A PATCH removing `active` leaves it unassigned (RFC 7644 §3.5.2.2): Roster reads that as "not
+    # suspended" and stops returning it until a write assigns it again. PUT keeps the current state.
+    unassigned = active is None and (old_active is not None or mapping.active_unassigned(member))
+    if unassigned and old_active is not None:
+        change.record("user.updated", "user", member.id, member.user_name, before={"active": old_active},
+                      after={}, quirks=quirks)
+        changed = True
+        if member.status == "suspended":
+            member.status = "active"
+            change.record("user.reactivated", "user", member.id, member.user_name,
+                          before={"active": False}, after={}, quirks=quirks)
+    if active is not None and active != (member.status != "suspended"):
         if member.is_owner and active is False:
             raise _conflict("The owner of the workspace cannot be suspended through SCIM; transfer ownership "
                             "first")
         member.status = "active" if active else "suspended"
         operation = "user.reactivated" if active else "user.deactivated"
         change.record(operation, "user", member.id, member.user_name,
-                      before={"active": old_active}, after={"active": active}, quirks=quirks)
+                      before={"active": old_active} if old_active is not None else {},
+                      after={"active": active}, quirks=quirks)
+        changed = True
+    elif active is not None and old_active is None:
+        # `active` was unassigned (and so not suspended): assigning true changes the representation only.
+        change.record("user.updated", "user", member.id, member.user_name, before={},
+                      after={"active": active}, quirks=quirks)
         changed = True
     if stored != old_stored:
         before, after = _diff(old_stored, stored)
@@ -408,6 +452,8 @@ def _update_user(change, workspace, member, before_doc, new_doc, quirks, roles_g
     if roles_given and _apply_roles(change, workspace, member, _resolve_roles(workspace, roles)):
         changed = True
     if changed:
+        if unassigned:
+            stored[mapping.ACTIVE_UNASSIGNED] = None
         _save(member, attributes=stored, version=member.version + 1, updated_at=utcnow(),
               **_columns(stored, email))
     return member
@@ -416,14 +462,16 @@ def _update_user(change, workspace, member, before_doc, new_doc, quirks, roles_g
 def replace_user(workspace, actor, member_id, body, options):
     """Replace a user (RFC 7644 §3.5.1): read-only attributes ignored, immutable ones checked."""
     doc, quirks = normalize_resource(USER, body, strict=options.strict)
+    options.note(quirks)
     roles_given = isinstance(body, dict) and any(isinstance(k, str) and k.lower() == "roles" for k in body)
     with mutation(workspace, actor, "user.updated") as change:
         member = get_member(workspace, member_id, lock=True)
         _check_if_match(member, options.if_match)
         before = mapping.user_document(member, env_roles_of(workspace, [member.id])[member.id])
-        if "active" not in doc:
+        if "active" not in doc and "active" in before:
             doc["active"] = before["active"]
         _update_user(change, workspace, member, before, doc, quirks, roles_given)
+        _record_attempt(change, "user.updated", "user", member.id, member.user_name, quirks)
     return member
 
 
@@ -435,11 +483,13 @@ def patch_user(workspace, actor, member_id, operations, options):
         _check_if_match(member, options.if_match)
         before = mapping.user_document(member, env_roles_of(workspace, [member.id])[member.id])
         result = apply_patch(USER, before, operations, strict=options.strict, resource_id=member.id)
+        options.note(result.quirks)
         if result.changed:
             if not result.resource.get("userName"):
                 raise InvalidValueError("Attribute 'userName' is required")
             roles_given = result.resource.get("roles") != before.get("roles")
             _update_user(change, workspace, member, before, result.resource, result.quirks, roles_given)
+        _record_attempt(change, "user.updated", "user", member.id, member.user_name, result.quirks)
     return member
 
 
@@ -612,6 +662,7 @@ def _bump(group):
 def create_group(workspace, actor, body, options):
     """Create a group, with its initial members (RFC 7644 §3.3)."""
     doc, quirks = normalize_resource(GROUP, body, strict=options.strict)
+    options.note(quirks)
     ids = _member_ids(doc.pop("members", None))
     with mutation(workspace, actor, "group.created") as change:
         _check_group_name(workspace, doc["displayName"])
@@ -658,6 +709,7 @@ def _update_group_doc(change, workspace, group, old, new, quirks):
 def replace_group(workspace, actor, group_id, body, options):
     """Replace a group and its membership (RFC 7644 §3.5.1), writing only the membership rows that differ."""
     doc, quirks = normalize_resource(GROUP, body, strict=options.strict)
+    options.note(quirks)
     ids = _member_ids(doc.pop("members", None))
     with mutation(workspace, actor, "group.updated") as change:
         group = get_group(workspace, group_id, lock=True)
@@ -666,6 +718,7 @@ def replace_group(workspace, actor, group_id, body, options):
         added, removed = replace_members(change, workspace, group, ids)
         if changed or added or removed:
             _bump(group)
+        _record_attempt(change, "group.updated", "group", group.id, group.display_name, quirks)
     return group
 
 
@@ -677,6 +730,7 @@ def patch_group(workspace, actor, group_id, operations, options):
         _check_if_match(group, options.if_match)
         old = dict(group.attributes or {})
         result = apply_patch(GROUP, old, operations, strict=options.strict, resource_id=group.id)
+        options.note(result.quirks)
         new = dict(result.resource)
         new.pop("members", None)
         if not new.get("displayName"):
@@ -685,10 +739,9 @@ def patch_group(workspace, actor, group_id, operations, options):
         if result.member_ops:
             if _apply_member_ops(change, workspace, group, result.member_ops, options.base_url):
                 changed = True
-        for event in change.events:  # membership events carry the PATCH's quirks too (issue 4)
-            event.quirks = event.quirks or list(result.quirks)
         if changed:
             _bump(group)
+        _record_attempt(change, "group.updated", "group", group.id, group.display_name, result.quirks)
     return group
 
 

@@ -2,7 +2,8 @@
 
 import json
 
-from flask import Response
+from flask import Response, has_request_context, request
+from werkzeug.exceptions import MethodNotAllowed
 
 from .constants import LIST_RESPONSE, MEDIA_TYPE
 
@@ -16,9 +17,23 @@ def scim_response(body, status=200, headers=None):
     return response
 
 
+def allowed_methods(error):
+    """Return the methods a 405 allows: the error's own, else those routing found for the request's URL."""
+    allowed = getattr(error, "allowed", None)
+    if not allowed and has_request_context() and isinstance(request.routing_exception, MethodNotAllowed):
+        allowed = request.routing_exception.valid_methods
+    return sorted(set(allowed or ()))
+
+
 def scim_error_response(error):
-    """Render a ScimError as RFC 7644 §3.12 error JSON."""
-    headers = {"WWW-Authenticate": 'Bearer realm="scim"'} if error.status == 401 else None
+    """Render a ScimError as RFC 7644 §3.12 error JSON; a 405 names the allowed methods (RFC 9110 §15.5.6)."""
+    headers = {}
+    if error.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="scim"'
+    if error.status == 405:
+        allowed = allowed_methods(error)
+        if allowed:
+            headers["Allow"] = ", ".join(allowed)
     return scim_response(error.to_dict(), status=error.status, headers=headers)
 
 

@@ -190,13 +190,17 @@ def _user_attributes():
               description="The groups the user belongs to; read-only, derived from group membership."),
         _attr(s, "entitlements", COMPLEX, multi_valued=True, description="Entitlements the User has.",
               subs=_multi_subs("entitlement")),
+        # A direct role is a (role, environment) pair, one per environment: no display nor primary is
+        # stored, so none is described. A workspace's token sees its role names and environments as
+        # canonicalValues (scim.discovery.workspace_canonical_values).
         _attr(s, "roles", COMPLEX, multi_valued=True,
-              description="The member's direct roles: value is the role name, type the environment.",
+              description="The member's direct roles, one per environment: value is the role name, type the "
+                          "environment.",
               subs=(
-                  _sub("value", STRING, "The role name."),
-                  _sub("display", STRING, "A human-readable name, primarily used for display purposes."),
-                  _sub("type", STRING, "The environment the role applies to."),
-                  _sub("primary", BOOLEAN, "Indicates the 'primary' role; at most one is true."),
+                  _sub("value", STRING, "The role name: a role of the workspace, or NoAccess to remove the "
+                                        "direct role of that environment."),
+                  _sub("type", STRING, "The environment the role applies to: one of the workspace's enabled "
+                                       "environments."),
               )),
         _attr(s, "x509Certificates", COMPLEX, multi_valued=True,
               description="X.509 certificates issued to the User.",
@@ -218,7 +222,10 @@ def _enterprise_attributes():
             _sub("value", STRING, "The id of the SCIM resource representing the User's manager."),
             _sub("$ref", REFERENCE, "The URI of the SCIM resource representing the User's manager.",
                  reference_types=("User",)),
-            _sub("displayName", STRING, "The displayName of the User's manager.", mutability=READ_ONLY),
+            # RFC 7643 §7 returned "request": computed from the manager, sent only when asked for with
+            # attributes=...manager.displayName, so a client gets back exactly the {value, $ref} it wrote.
+            _sub("displayName", STRING, "The displayName of the User's manager.", mutability=READ_ONLY,
+                 returned=RETURNED_REQUEST),
         )),
     ]
 
@@ -235,7 +242,10 @@ def _group_attributes():
                  mutability=IMMUTABLE),
             _sub("$ref", REFERENCE, "The URI of the member resource.", case_exact=True, mutability=IMMUTABLE,
                  reference_types=("User", "Group")),
-            _sub("display", STRING, "A human-readable name of the member.", mutability=READ_ONLY),
+            # Computed from the member (its displayName, else userName): returned only when requested
+            # (attributes=members.display), like manager.displayName.
+            _sub("display", STRING, "A human-readable name of the member.", mutability=READ_ONLY,
+                 returned=RETURNED_REQUEST),
             _sub("type", STRING, "The type of the member.", mutability=IMMUTABLE,
                  canonical_values=("User", "Group")),
         )),
@@ -325,8 +335,14 @@ def resolve(resource_type, uri, name, sub=None):
     return attr.sub(sub) if attr.is_complex else None
 
 
-def _attribute_to_scim(attr):
-    """Render one attribute as RFC 7643 §7 JSON (camelCase keys, no nulls)."""
+def _attribute_to_scim(attr, canonical_values=None, prefix=""):
+    """Render one attribute as RFC 7643 §7 JSON (camelCase keys, no nulls).
+
+    `canonical_values` maps lower-case dotted paths ("roles.value") to values that replace the built-in
+    canonicalValues of those attributes.
+    """
+    path = f"{prefix}{attr.name.lower()}"
+    overrides = canonical_values or {}
     body = {
         "name": attr.name,
         "type": attr.type,
@@ -338,13 +354,20 @@ def _attribute_to_scim(attr):
         "returned": attr.returned,
         "uniqueness": attr.uniqueness,
     }
-    if attr.canonical_values:
-        body["canonicalValues"] = list(attr.canonical_values)
+    values = overrides.get(path, attr.canonical_values)
+    if values:
+        body["canonicalValues"] = list(values)
     if attr.type == REFERENCE:
         body["referenceTypes"] = list(attr.reference_types)
     if attr.is_complex:
-        body["subAttributes"] = [_attribute_to_scim(s) for s in attr.sub_attributes.values()]
+        body["subAttributes"] = [_attribute_to_scim(s, overrides, f"{path}.")
+                                 for s in attr.sub_attributes.values()]
     return body
+
+
+def served_schema_urn(uri):
+    """Return the canonical spelling of a schema URN served in /Schemas (any case); KeyError if unknown."""
+    return _URN_BY_LOWER[uri.lower()]
 
 
 def known_schemas():
@@ -352,19 +375,20 @@ def known_schemas():
     return list(_SCHEMA_INFO)
 
 
-def to_scim_schema(urn, location=None):
+def to_scim_schema(urn, location=None, canonical_values=None):
     """Return the RFC 7643 §7 representation of a schema, as served by GET /Schemas; KeyError if unknown.
 
     `location`, when given, is the absolute URL of the schema and adds `meta` (RFC 7644 §4).
+    `canonical_values` ({"roles.value": [...]}) advertises the values one workspace accepts.
     """
-    canonical = _URN_BY_LOWER[urn.lower()]
+    canonical = served_schema_urn(urn)
     name, description, attrs = _SCHEMA_INFO[canonical]
     body = {
         "schemas": [SCHEMA_SCHEMA],
         "id": canonical,
         "name": name,
         "description": description,
-        "attributes": [_attribute_to_scim(a) for a in attrs],
+        "attributes": [_attribute_to_scim(a, canonical_values) for a in attrs],
     }
     if location:
         body["meta"] = {"resourceType": "Schema", "location": location}

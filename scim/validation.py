@@ -10,7 +10,8 @@ Rules, in the order a body meets them:
 
 - Attribute and sub-attribute names are matched case-insensitively and stored in canonical case
   (RFC 7643 §2.1; Entra sends "UserName"). The same attribute twice in different case is a 400.
-- `schemas`, `id` and `meta` are dropped; read-only attributes (`groups`, `manager.displayName`,
+- `schemas`, `id` and `meta` are dropped (so is a `schemas` inside an extension object that names only that
+  extension); read-only attributes (`groups`, `manager.displayName`,
   `members.display`) are tolerated and never stored; `password` is write-only: accepted, never stored
   (RFC 7644 §3.5.1: read-only values in a write "SHALL be ignored").
 - JSON null, an empty list and an empty complex value all mean "unassigned" (RFC 7643 §2.5) and are
@@ -73,6 +74,19 @@ def _coerce_manager(value, recorder, label):
             raise InvalidValueError(f"Attribute '{label}.value' is required")
         return {"value": manager_id}
     return value
+
+
+def is_extension_schemas(urn, key, value):
+    """Tell whether `key: value` inside extension object `urn` is a `schemas` list naming only that extension.
+
+    Clients that model an extension as its own object (scim2-models does) send it with its `schemas`;
+    like the resource's top-level `schemas` it is metadata, not an attribute, and is ignored. A `schemas`
+    naming anything else is no such list and stays an unknown attribute.
+    """
+    if not isinstance(key, str) or key.lower() != "schemas":
+        return False
+    return (isinstance(value, list) and bool(value)
+            and all(isinstance(item, str) and item.lower() == urn.lower() for item in value))
 
 
 def _check_datetime(value, label):
@@ -234,6 +248,8 @@ def normalize_resource(resource_type, body, *, strict=False):
                 raise InvalidValueError(f"Extension '{urn}' must be an object of its attributes")
             container = doc.setdefault(urn, {})
             for sub_key, sub_raw in raw.items():
+                if is_extension_schemas(urn, sub_key, sub_raw):
+                    continue
                 attr = schema.resolve(resource_type, urn, sub_key) if isinstance(sub_key, str) else None
                 if attr is None:
                     unknown.append(f"{urn}:{sub_key}")

@@ -59,11 +59,28 @@ def resource_types(base_url):
     return [resource_type(name, base_url) for name in RESOURCE_TYPES]
 
 
-def schema_document(urn, base_url):
-    """Return one Schema (RFC 7643 §7) with its full attribute definitions; KeyError when unknown."""
-    return schema.to_scim_schema(urn, location=f"{base_url}{ROOT}/Schemas/{urn}")
+def workspace_canonical_values(role_names, environments):
+    """Return the User schema canonicalValues one workspace enforces: its roles and its environments.
+
+    `roles.value` must name a role of the workspace and `roles.type` one of its enabled environments
+    (anything else is 400 invalidValue), so a workspace's /Schemas lists exactly those. `NoAccess` is
+    accepted as a value that removes the direct role of an environment, but no user ever holds it, so it
+    is no canonical value of what is stored and returned.
+    """
+    return {"roles.value": list(role_names), "roles.type": list(environments)}
 
 
-def schemas(base_url):
-    """Return every Schema Roster serves."""
-    return [schema_document(urn, base_url) for urn in schema.known_schemas()]
+def schema_document(urn, base_url, canonical_values=None):
+    """Return one Schema (RFC 7643 §7) with its full attribute definitions; KeyError when unknown.
+
+    `canonical_values` ({"roles.value": [...], "roles.type": [...]}) tailors the User schema to a workspace.
+    """
+    canonical = schema.served_schema_urn(urn)
+    overrides = canonical_values if canonical == USER_SCHEMA else None
+    return schema.to_scim_schema(canonical, location=f"{base_url}{ROOT}/Schemas/{canonical}",
+                                 canonical_values=overrides)
+
+
+def schemas(base_url, canonical_values=None):
+    """Return every Schema Roster serves, the User schema tailored by `canonical_values` when given."""
+    return [schema_document(urn, base_url, canonical_values) for urn in schema.known_schemas()]

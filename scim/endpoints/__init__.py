@@ -28,6 +28,9 @@ PERSONAL_ENDPOINTS = ("scim.get_me", "scim.me_not_implemented")
 
 @bp.before_request
 def _authenticate():
+    # The IdP quirks this request applies, for the provisioning log; reads record no event, so a hook
+    # (e.g. after_request) picks them up here. Writes also record them on their events.
+    g.scim_quirks = []
     if request.content_length is not None and request.content_length > BULK_MAX_PAYLOAD_SIZE:
         raise PayloadTooLargeError(f"The request body exceeds maxPayloadSize ({BULK_MAX_PAYLOAD_SIZE} bytes)")
     if request.endpoint in PUBLIC_ENDPOINTS:
@@ -75,10 +78,21 @@ def json_body():
         raise InvalidSyntaxError(f"The request body is not valid JSON: {error}") from None
 
 
+def strict():
+    """Tell whether the workspace refuses IdP deviations (setting `scim.strict_rfc`)."""
+    return bool(g.workspace.setting("scim.strict_rfc"))
+
+
 def options(if_match=None):
-    """Return the repository Options of this request."""
-    return Options(base_url(), strict=bool(g.workspace.setting("scim.strict_rfc")),
-                   if_match=if_match if if_match is not None else request.headers.get("If-Match"))
+    """Return the repository Options of this request; the quirks it applies land in `g.scim_quirks`."""
+    return Options(base_url(), strict=strict(),
+                   if_match=if_match if if_match is not None else request.headers.get("If-Match"),
+                   quirks=g.scim_quirks)
+
+
+def note_quirks(names):
+    """Add quirk names to those this request applied (`g.scim_quirks`)."""
+    g.scim_quirks.extend(name for name in names if name not in g.scim_quirks)
 
 
 def projection(resource_type, source=None):

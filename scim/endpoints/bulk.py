@@ -88,7 +88,7 @@ def _run(op, ids, base):
     path, data = _substitute(op.path, ids), _substitute(op.data, ids)
     resource_type, resource_id = _target(path, op.method)
     version = op.version if isinstance(op.version, str) else None
-    opts = Options(base, strict=options().strict, if_match=version)
+    opts = Options(base, strict=options().strict, if_match=version, quirks=g.scim_quirks)
     workspace, actor = g.workspace, g.scim_actor
     users = resource_type == repository.USER
     locate = user_location if users else group_location

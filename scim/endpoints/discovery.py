@@ -1,8 +1,12 @@
-"""/ServiceProviderConfig, /ResourceTypes and /Schemas (RFC 7644 §4); public, no token needed."""
+"""/ServiceProviderConfig, /ResourceTypes and /Schemas (RFC 7644 §4); public, no token needed.
+
+With a workspace's scim token, /Schemas describes that workspace: `roles.value` lists its role names and
+`roles.type` its enabled environments as canonicalValues, exactly what a write is checked against.
+"""
 
 from flask import request
 
-from .. import discovery
+from .. import auth, discovery, repository
 from ..errors import ForbiddenError, NotFoundError
 from ..responses import list_response, scim_response
 from . import _get, base_url, bp, max_results
@@ -37,11 +41,18 @@ def get_resource_type(name):
     return scim_response(discovery.resource_type(found, base_url()))
 
 
+def _canonical_values():
+    workspace = auth.discovery_workspace()
+    if workspace is None:
+        return None
+    return discovery.workspace_canonical_values(repository.role_names(workspace), workspace.environments)
+
+
 @bp.get("/Schemas")
 def list_schemas():
     """List the schemas with their attribute definitions."""
     _refuse_filter()
-    documents = discovery.schemas(base_url())
+    documents = discovery.schemas(base_url(), _canonical_values())
     return list_response(documents, len(documents), 1)
 
 
@@ -49,6 +60,6 @@ def list_schemas():
 def get_schema(urn):
     """Return one schema."""
     try:
-        return scim_response(discovery.schema_document(urn, base_url()))
+        return scim_response(discovery.schema_document(urn, base_url(), _canonical_values()))
     except KeyError:
         raise NotFoundError(f"Schema {urn} not found") from None

@@ -14,10 +14,11 @@ from models.directory import Group, GroupMember, Member
 from .. import repository, schema
 from ..constants import DEFAULT_COUNT, SEARCH_REQUEST
 from ..errors import InvalidFilterError, InvalidValueError
-from ..filters import (And, Comparison, Not, Or, ValuePath, compile_filter, group_resource_map, order_by,
-                       parse_filter, user_resource_map)
+from ..filters import (And, Comparison, Not, Or, ValuePath, compile_filter, filter_quirks, group_resource_map,
+                       order_by, parse_filter, user_resource_map)
+from ..quirks import QuirkRecorder
 from ..responses import list_response
-from . import _get, base_url, bp, json_body, max_results, projection
+from . import _get, base_url, bp, json_body, max_results, note_quirks, projection, strict
 
 USER, GROUP = repository.USER, repository.GROUP
 
@@ -52,6 +53,14 @@ class SearchRequest:
         if text is not None and not isinstance(text, str):
             raise InvalidFilterError("filter must be a string")
         self.filter = parse_filter(text) if text and text.strip() else None
+        if self.filter is not None:
+            recorder = QuirkRecorder(strict())
+            for name in filter_quirks(self.filter):
+                # Entra's emails[type eq "work"].value eq "x" (IDP_BEHAVIORS.md §1 quirk 5).
+                recorder.tolerate(name, f"Invalid filter {text!r}: a value filter cannot be followed by a "
+                                        f"sub-attribute and an operator; write emails[type eq \"work\" and "
+                                        f"value eq \"...\"]", error=InvalidFilterError)
+            note_quirks(recorder.applied)
         sort_by = _get(source, "sortBy")
         if sort_by is not None and not isinstance(sort_by, str):
             raise InvalidValueError("sortBy must be an attribute name")

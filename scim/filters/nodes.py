@@ -1,6 +1,6 @@
 """The public filter AST (RFC 7644 §3.4.2.2): small frozen dataclasses, independent of any parser."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 OPERATORS = ("eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le", "pr")
@@ -47,10 +47,31 @@ class Not:
 
 @dataclass(frozen=True)
 class ValuePath:
-    """A complex-attribute filter `path[filter]`: every condition of `filter` applies to the same value."""
+    """A complex-attribute filter `path[filter]`: every condition of `filter` applies to the same value.
+
+    `quirk` names the IdP deviation (scim/quirks.py) the parser rewrote into this node, if any; it does not
+    change what the node means, so it takes no part in equality.
+    """
 
     path: AttrPath
     filter: Any
+    quirk: Optional[str] = field(default=None, compare=False)
+
+
+def filter_quirks(node):
+    """Return the names of the IdP quirks the parser tolerated in a filter tree, in order, without repeats."""
+    found, stack = [], [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, (And, Or)):
+            stack.extend((current.right, current.left))
+        elif isinstance(current, Not):
+            stack.append(current.expr)
+        elif isinstance(current, ValuePath):
+            if current.quirk and current.quirk not in found:
+                found.append(current.quirk)
+            stack.append(current.filter)
+    return found
 
 
 def operands(node, kind):

@@ -10,7 +10,8 @@ The grammar is scim2-filter-parser 0.7.0's sly lexer and LALR parser, corrected 
 - precedence: 0.7.0 gives `and` and `or` the same level, so `a or b and c` groups as `(a or b) and c`;
   RFC 7644 §3.4.2.2 says "not" binds tighter than "and", which binds tighter than "or";
 - Entra's `emails[type eq "work"].value eq "x"` (outside the RFC ABNF, IDP_BEHAVIORS §1) becomes
-  `emails[type eq "work" and value eq "x"]`.
+  `emails[type eq "work" and value eq "x"]`, a ValuePath marked with the quirk
+  `entra.filter_value_path_attribute` (`nodes.filter_quirks` lists the marks; callers record or refuse them).
 
 Every failure, whatever its cause, is an `InvalidFilterError` with a message that says where and why.
 """
@@ -23,6 +24,7 @@ from scim2_filter_parser.parser import SCIMParser, SCIMParserError
 
 from ..constants import MAX_FILTER_LENGTH
 from ..errors import InvalidFilterError
+from ..quirks import ENTRA_FILTER_VALUE_PATH_ATTRIBUTE
 from .nodes import And, AttrPath, Comparison, Not, Or, ValuePath
 
 # Parentheses and brackets nested deeper than this are refused (the matcher and compiler recurse).
@@ -215,7 +217,8 @@ class _Converter:
             outer = self._path(raw.attr_name.namespace)
             inner = self.filter(raw.attr_name.expr, outer)
             sub = AttrPath(None, raw.sub_attr.value, None)
-            return ValuePath(outer, And(inner, Comparison(sub, op, value)))
+            return ValuePath(outer, And(inner, Comparison(sub, op, value)),
+                             quirk=ENTRA_FILTER_VALUE_PATH_ATTRIBUTE)
         path = self._path(raw)
         if parent is not None and (path.uri or path.sub):
             raise InvalidFilterError(

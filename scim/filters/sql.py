@@ -39,10 +39,16 @@ from .values import ORDERING, SUBSTRING, check_operand, resolve_sub_target, reso
 
 @dataclass(frozen=True)
 class Column:
-    """A SCIM attribute in a column: `expr` (a field or a boolean expression), `ci` a lower-cased copy."""
+    """A SCIM attribute in a column: `expr` (a field or a boolean expression), `ci` a lower-cased copy.
+
+    `unassigned_marker` names document keys that hold a JSON null once a client removed the attribute
+    (RFC 7644 §3.5.2.2): a boolean column whose value is then the default (true) counts as unassigned, SQL
+    NULL, so `pr`, `eq` and sorting see what GET returns (User `active`).
+    """
 
     expr: Any
     ci: Any = None
+    unassigned_marker: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -97,7 +103,7 @@ def user_resource_map(member, group_member, group):
             "userName": Column(member.user_name, ci=member.user_name_ci),
             "externalId": Column(member.external_id),
             "displayName": Column(member.display_name),
-            "active": Column(active_expr),
+            "active": Column(active_expr, unassigned_marker=("active",)),
             "meta.created": Column(member.created_at),
             "meta.lastModified": Column(member.updated_at),
         },
@@ -230,6 +236,9 @@ class _SqliteJson:
     def is_boolean(self, value):
         return self.type_expr == ("true" if value else "false")
 
+    def is_json_null(self):
+        return self.type_expr == "null"
+
     def present(self):
         kind, value = self.type_expr, self.value_expr
         return ((kind << ["true", "false", "integer", "real"])
@@ -254,6 +263,9 @@ class _PostgresJson:
 
     def is_boolean(self, value):
         return Expression(self.expr, "=", SQL("'true'::jsonb" if value else "'false'::jsonb"))
+
+    def is_json_null(self):
+        return fn.jsonb_typeof(self.expr) == "null"
 
     def present(self):
         empty = SQL("('null'::jsonb, '\"\"'::jsonb, '[]'::jsonb, '{}'::jsonb)")
@@ -496,12 +508,19 @@ class _Compiler:
         raise InvalidFilterError(f"'{target.label}' cannot be used in a filter (use value or display)")
 
     # -- columns ---------------------------------------------------------------------------------
+    def _column_expr(self, column):
+        """Return the column's SQL value, NULL where its unassigned marker says a client removed it."""
+        if not column.unassigned_marker:
+            return column.expr
+        marked = self.dialect.value(self.map.document, list(column.unassigned_marker)).is_json_null()
+        return Case(None, [(marked & column.expr, None)], column.expr)
+
     def _column_condition(self, column, target, op, value, case_exact=None):
         leaf = target.leaf
         expected = check_operand(target.label, leaf.type, op, value)
         if case_exact is None:
             case_exact = leaf.case_exact
-        expr = column.expr
+        expr = self._column_expr(column)
         if op == "pr" or expected is None:
             present = expr.is_null(False)
             if leaf.type in (schema.STRING, schema.REFERENCE, schema.BINARY):
@@ -580,7 +599,7 @@ class _Compiler:
             if string_like and not leaf.case_exact:
                 expr = column.ci if column.ci is not None else fn.LOWER(column.expr)
                 return self.dialect.order_text(expr)
-            return self.dialect.order_text(column.expr) if string_like else column.expr
+            return self.dialect.order_text(column.expr) if string_like else self._column_expr(column)
         keys = ([target.extension] if target.extension else []) + [target.name]
         if target.multi_valued:
             expr = self.dialect.element_value(self.map.document, keys, target.sub_name)

@@ -8,6 +8,7 @@ Runs on SQLite, and on PostgreSQL with TEST_DATABASE_URL.
 
 import dataclasses
 
+import flask
 import pytest
 
 import models.services as services
@@ -26,11 +27,19 @@ class Outcome:
 
 
 class ChangeLog:
-    """What the service layer's change hooks saw: committed changes and refused ones."""
+    """What the service layer's change hooks saw (committed and refused changes), and each request's quirks.
+
+    Reads record no event: the quirks a SCIM request applied are on `flask.g.scim_quirks`, collected when the
+    request finishes.
+    """
 
     def __init__(self):
         self.committed = []
         self.failed = []
+        self.request_quirks = []
+
+    def on_request_finished(self, sender, response, **extra):
+        self.request_quirks.extend(q for q in flask.g.get("scim_quirks", ()) if q not in self.request_quirks)
 
     def on_commit(self, change):
         self.committed.append(change)
@@ -41,9 +50,10 @@ class ChangeLog:
     def clear(self):
         self.committed.clear()
         self.failed.clear()
+        self.request_quirks.clear()
 
     def quirks(self):
-        names = []
+        names = list(self.request_quirks)
         for change in self.committed:
             for event in change.events:
                 names.extend(q for q in event.quirks if q not in names)
@@ -54,10 +64,12 @@ class ChangeLog:
 
 
 @pytest.fixture(scope="module")
-def change_log():
+def change_log(app):
     log = ChangeLog()
     services.register_change_hook(on_commit=log.on_commit, on_failure=log.on_failure)
+    flask.request_finished.connect(log.on_request_finished, app)
     yield log
+    flask.request_finished.disconnect(log.on_request_finished, app)
     services._commit_hooks.remove(log.on_commit)
     services._failure_hooks.remove(log.on_failure)
 

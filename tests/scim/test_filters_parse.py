@@ -6,7 +6,9 @@ import pytest
 
 from scim.constants import MAX_FILTER_LENGTH
 from scim.errors import InvalidFilterError
-from scim.filters import MAX_FILTER_DEPTH, And, AttrPath, Comparison, Not, Or, ValuePath, parse_filter
+from scim.filters import (MAX_FILTER_DEPTH, And, AttrPath, Comparison, Not, Or, ValuePath, filter_quirks,
+                          parse_filter)
+from scim.quirks import ENTRA_FILTER_VALUE_PATH_ATTRIBUTE
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -189,6 +191,20 @@ def test_entra_value_path_with_trailing_sub_attribute():
     # IDP_BEHAVIORS §1: outside the RFC ABNF, means emails[type eq "work" and value eq "x"].
     assert parse_filter('emails[type eq "work"].value eq "x@example.com"') == ValuePath(
         AttrPath(None, "emails"), And(cmp("type", "eq", "work"), cmp("value", "eq", "x@example.com")))
+
+
+def test_entra_form_is_marked_as_a_quirk():
+    node = parse_filter('emails[type eq "work"].value eq "x@example.com"')
+    assert node.quirk == ENTRA_FILTER_VALUE_PATH_ATTRIBUTE
+    assert filter_quirks(node) == [ENTRA_FILTER_VALUE_PATH_ATTRIBUTE]
+    # Found wherever it sits, and named once.
+    nested = parse_filter('not (userName eq "a" or emails[type eq "work"].value eq "x") and '
+                          'emails[type eq "home"].value eq "y"')
+    assert filter_quirks(nested) == [ENTRA_FILTER_VALUE_PATH_ATTRIBUTE]
+    # The RFC spellings of the same condition carry no mark.
+    for rfc in ('emails[type eq "work" and value eq "x@example.com"]', 'emails.value eq "x"',
+                'userName eq "a" and emails[type eq "work"]'):
+        assert filter_quirks(parse_filter(rfc)) == []
 
 
 def test_entra_form_combined_with_and():

@@ -72,6 +72,27 @@ def test_create_group_entra_body_and_duplicate_name(workspace_setup):
     assert_error(patch(c, f"/scim/v2/Groups/{other['id']}", rename), 409, "uniqueness")
 
 
+def test_member_display_is_returned_only_on_request(workspace_setup):
+    c = workspace_setup.scim_client
+    r = c.post("/scim/v2/Users", json={"userName": "shown", "displayName": "Shown Name"})
+    uid = r.json["id"]
+    ref = f"http://roster.test/scim/v2/Users/{uid}"
+    group = c.post("/scim/v2/Groups", json={"displayName": "Shown", "members": [{"value": uid}]}).json
+    # RFC 7643 §7 returned "request": the client gets back exactly the members it wrote.
+    assert group["members"] == [{"value": uid, "$ref": ref, "type": "User"}]
+    path = f"/scim/v2/Groups/{group['id']}"
+    assert c.get(path).json["members"] == [{"value": uid, "$ref": ref, "type": "User"}]
+    assert c.get(f"{path}?attributes=members").json["members"] == [
+        {"value": uid, "$ref": ref, "type": "User"}]
+    assert c.get(f"{path}?attributes=members.value,members.display").json["members"] == [
+        {"value": uid, "display": "Shown Name"}]
+    listed = c.get("/scim/v2/Groups?attributes=members.display").json["Resources"]
+    assert listed[0]["members"] == [{"display": "Shown Name"}]
+    # The attribute exists for filters whatever it returns.
+    r = c.get('/scim/v2/Groups?filter=members.display eq "shown name"&attributes=displayName')
+    assert [g["displayName"] for g in r.json["Resources"]] == ["Shown"]
+
+
 def test_rfc_7644_members_add_and_remove(workspace_setup):
     c = workspace_setup.scim_client
     a, b, d = make_users(c, 3)

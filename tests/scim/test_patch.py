@@ -331,6 +331,61 @@ def test_extension_urn_paths():
                                     "manager": {"value": "m9", "$ref": "../Users/m0"}}
 
 
+# RFC 7644 §3.5.2: attrPath = [URI ":"] ATTRNAME; the whole extension URN is a path too.
+
+@pytest.mark.parametrize("op", ["add", "replace", "Replace"])
+def test_whole_extension_path_add_and_replace_merge(op):
+    result = patch_user([{"op": op, "path": EXT, "value": {"department": "Tours", "employeeNumber": "42"}}])
+    # §3.5.2.1 / §3.5.2.3: attributes given are set, the others left unchanged.
+    assert result.resource[EXT] == {"employeeNumber": "42", "department": "Tours",
+                                    "manager": {"value": "m0", "$ref": "../Users/m0"}}
+    assert result.changed and result.quirks == ([] if op == op.lower() else [quirks.ENTRA_OP_CASE])
+
+
+def test_whole_extension_path_any_case_and_on_a_user_without_it():
+    resource = bjensen()
+    del resource[EXT]
+    result = patch_user([{"op": "add", "path": EXT.upper(), "value": {"costCenter": "4130",
+                                                                      "manager": {"value": "m2"}}}], resource)
+    assert result.resource[EXT] == {"costCenter": "4130", "manager": {"value": "m2"}}
+
+
+def test_whole_extension_path_value_may_carry_its_schemas():
+    # Clients that model the extension as an object (scim2-models) send its own "schemas" with it.
+    result = patch_user([{"op": "add", "path": EXT, "value": {"schemas": [EXT], "division": "West"}}])
+    assert result.resource[EXT]["division"] == "West" and "schemas" not in result.resource[EXT]
+    with pytest.raises(InvalidValueError, match="schemas"):
+        patch_user([{"op": "add", "path": EXT, "value": {"schemas": ["urn:other"], "division": "West"}}])
+
+
+def test_whole_extension_path_remove_clears_it():
+    result = patch_user([{"op": "remove", "path": EXT}])
+    assert EXT not in result.resource and result.changed
+    result = patch_user([{"op": "replace", "path": EXT, "value": None}])
+    assert EXT not in result.resource
+    resource = bjensen()
+    del resource[EXT]
+    assert not patch_user([{"op": "remove", "path": EXT}], resource).changed
+
+
+@pytest.mark.parametrize("operation, error", [
+    ({"op": "add", "path": EXT, "value": "x"}, InvalidValueError),
+    ({"op": "add", "path": EXT}, InvalidValueError),
+    ({"op": "replace", "path": EXT, "value": {"nope": 1}}, InvalidValueError),
+    ({"op": "add", "path": EXT, "value": {"manager": {"displayName": "x", "value": 3}}}, InvalidValueError),
+    ({"op": "remove", "path": EXT, "value": {"department": "x"}}, InvalidValueError),
+    ({"op": "add", "path": "urn:ietf:params:scim:schemas:core:2.0:User", "value": {}}, InvalidPathError),
+])
+def test_whole_extension_path_errors(operation, error):
+    with pytest.raises(error):
+        patch_user([operation])
+
+
+def test_whole_extension_path_is_unknown_on_groups():
+    with pytest.raises(InvalidPathError):
+        patch_group([{"op": "add", "path": EXT, "value": {"department": "x"}}])
+
+
 def test_extension_attribute_without_urn_resolves_when_unique():
     result = patch_user([{"op": "replace", "path": "costCenter", "value": "4130"}])
     assert result.resource[EXT]["costCenter"] == "4130"

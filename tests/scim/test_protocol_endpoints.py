@@ -39,6 +39,20 @@ def test_routing_errors_are_scim_json(workspace_setup):
     assert_error(c.get("/scim/v2/Users/a/b"), 404)
     assert_error(c.post("/scim/v2/Users/some-id", json={}), 405)
     assert_error(c.delete("/scim/v2/Users"), 405)
+    # RFC 9110 §15.5.6: a 405 lists the methods the resource supports.
+    allow = c.post("/scim/v2/Users/some-id", json={}).headers["Allow"]
+    assert allow == "DELETE, GET, HEAD, OPTIONS, PATCH, PUT"
+    assert c.delete("/scim/v2/Users").headers["Allow"] == "GET, HEAD, OPTIONS, POST"
+    assert c.get("/scim/v2/Bulk").headers["Allow"] == "OPTIONS, POST"
+    assert c.delete("/scim/v2/Schemas").headers["Allow"] == "GET, HEAD, OPTIONS"
+
+
+def test_explicit_method_not_allowed_error_names_its_methods(app):
+    from scim.errors import MethodNotAllowedError
+    from scim.responses import scim_error_response
+    with app.test_request_context("/scim/v2/Users"):
+        response = scim_error_response(MethodNotAllowedError(allowed=["POST", "GET"]))
+    assert response.status_code == 405 and response.headers["Allow"] == "GET, POST"
 
 
 def test_media_types_and_unknown_query_params(workspace_setup):
@@ -97,6 +111,48 @@ def test_schemas_describe_attributes(client):
     assert groups["mutability"] == "readOnly" and groups["subAttributes"]
     assert "null" not in json.dumps(r.json)
     assert_error(client.get("/scim/v2/Schemas/urn:nope"), 404)
+
+
+def _roles_canonical(user_schema):
+    roles = next(a for a in user_schema["attributes"] if a["name"] == "roles")
+    return {sub["name"]: sub.get("canonicalValues") for sub in roles["subAttributes"]}
+
+
+def test_schemas_with_a_workspace_token_list_its_roles_and_environments(app, client):
+    with app.app_context():
+        from models.db import db
+        with db.connection_context():
+            workspace, _ = factories.make_workspace("Canon", owner_email="owner@canon.test",
+                                                    environments=["dev", "test", "prod"])
+            factories.make_role(workspace, "Operator", ["members:read"])
+            scim = factories.make_service_token(workspace, ["scim"])
+            admin = factories.make_service_token(workspace, ["admin"])
+            other, _ = factories.make_workspace("Other", owner_email="owner@other.test")
+            other_scim = factories.make_service_token(other, ["scim"])
+    tailored = {"value": ["Admin", "Member", "Operator", "Readonly"], "type": ["dev", "test", "prod"]}
+    c = AuthClient(client, scim)
+    # Exactly what a write is checked against (RFC 7643 §7 canonicalValues): the workspace's roles and
+    # enabled environments; the list and the single schema agree.
+    listed = c.get("/scim/v2/Schemas").json["Resources"]
+    assert _roles_canonical(next(s for s in listed if s["id"] == USER)) == tailored
+    assert _roles_canonical(c.get(f"/scim/v2/Schemas/{USER}").json) == tailored
+    assert _roles_canonical(c.get(f"/scim/v2/Schemas/{USER.lower()}").json) == tailored
+    assert _roles_canonical(AuthClient(client, other_scim).get(f"/scim/v2/Schemas/{USER}").json) == {
+        "value": ["Admin", "Member", "Readonly"], "type": ["dev"]}
+    # Without a token, or with a valid token that is no workspace scim token: the generic schema.
+    generic = {"value": None, "type": None}
+    assert _roles_canonical(client.get(f"/scim/v2/Schemas/{USER}").json) == generic
+    assert _roles_canonical(AuthClient(client, admin).get(f"/scim/v2/Schemas/{USER}").json) == generic
+    # A token that is sent but invalid is refused, so a misconfigured client learns it.
+    assert_error(AuthClient(client, "rst_svc_nope").get("/scim/v2/Schemas"), 401)
+    # Other schemas are not tailored.
+    group = c.get(f"/scim/v2/Schemas/{GROUP}").json
+    assert "Operator" not in json.dumps(group)
+    # What is advertised is what is enforced: an advertised pair is accepted, anything else refused.
+    r = c.post("/scim/v2/Users", json={"userName": "canon", "roles": [{"value": "Operator", "type": "test"}]})
+    assert r.status_code == 201 and r.json["roles"] == [{"value": "Operator", "type": "test"}]
+    r = c.post("/scim/v2/Users", json={"userName": "canon2", "roles": [{"value": "Boss", "type": "test"}]})
+    assert_error(r, 400, "invalidValue")
 
 
 def test_bulk_rfc_7644_3_7_with_forward_reference(workspace_setup):

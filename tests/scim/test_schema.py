@@ -144,6 +144,32 @@ def test_to_scim_schema_user_details():
     assert [s["name"] for s in manager["subAttributes"]] == ["value", "$ref", "displayName"]
 
 
+def test_computed_sub_attributes_are_returned_on_request_only():
+    # RFC 7643 §7: returned "request"; clients get back what they wrote unless they ask for these.
+    assert schema.resolve("User", None, "manager", "displayName").returned == "request"
+    assert schema.resolve("Group", None, "members", "display").returned == "request"
+    assert schema.resolve("Group", None, "members", "value").returned == "default"
+
+
+def test_roles_describe_what_is_stored():
+    roles = schema.resolve("User", None, "roles")
+    assert set(roles.sub_attributes) == {"value", "type"}
+
+
+def test_to_scim_schema_canonical_values_override():
+    values = {"roles.value": ["Admin", "Operator"], "roles.type": ["dev", "prod"]}
+    body = schema.to_scim_schema(USER_SCHEMA, canonical_values=values)
+    roles = next(a for a in body["attributes"] if a["name"] == "roles")
+    subs = {s["name"]: s for s in roles["subAttributes"]}
+    assert subs["value"]["canonicalValues"] == ["Admin", "Operator"]
+    assert subs["type"]["canonicalValues"] == ["dev", "prod"]
+    # Built-in canonicalValues elsewhere are untouched.
+    emails = next(a for a in body["attributes"] if a["name"] == "emails")
+    assert "work" in next(s for s in emails["subAttributes"] if s["name"] == "type")["canonicalValues"]
+    generic = next(a for a in schema.to_scim_schema(USER_SCHEMA)["attributes"] if a["name"] == "roles")
+    assert all("canonicalValues" not in sub for sub in generic["subAttributes"])
+
+
 def test_to_scim_schema_unknown_urn_raises():
     with pytest.raises(KeyError):
         schema.to_scim_schema("urn:example:nope")

@@ -204,6 +204,40 @@ def test_roles_map_to_direct_roles(workspace_setup):
     assert "roles" not in c.put(path, json={"userName": "roled", "roles": []}).json
 
 
+def test_removing_active_leaves_it_unassigned(workspace_setup):
+    c = workspace_setup.scim_client
+    user = create(c, "unassigned", active=False)
+    other = create(c, "assigned")
+    path = f"/scim/v2/Users/{user['id']}"
+
+    def listed(flt):
+        return [u["userName"] for u in c.get(f"/scim/v2/Users?filter={flt}&sortBy=userName").json["Resources"]
+                if u["userName"] in ("unassigned", "assigned")]
+
+    # RFC 7644 §3.5.2.2: the attribute is removed and unassigned. Roster reads an unassigned active as "not
+    # suspended", so removing it from a suspended user reactivates it.
+    r = patch(c, path, {"op": "remove", "path": "active"})
+    assert r.status_code == 200 and "active" not in r.json and r.json["meta"]["version"] == 'W/"2"'
+    assert "active" not in c.get(path).json
+    with db.connection_context():
+        assert Member.get_by_id(user["id"]).status == "active"
+    # Filters see what GET returns.
+    assert listed("active pr") == ["assigned"]
+    assert listed("active eq true") == ["assigned"]
+    assert listed("not (active pr)") == ["unassigned"]
+    assert listed("active eq false") == []
+    # Removing it again, or a PUT without active, keeps it unassigned and changes nothing.
+    assert patch(c, path, {"op": "remove", "path": "active"}).json["meta"]["version"] == 'W/"2"'
+    r = c.put(path, json={"userName": "unassigned"})
+    assert r.status_code == 200 and "active" not in r.json
+    # Assigning it again returns it; suspension shows whatever the marker says.
+    r = patch(c, path, {"op": "replace", "path": "active", "value": False})
+    assert r.json["active"] is False and listed("active eq false") == ["unassigned"]
+    r = patch(c, path, {"op": "remove", "path": "active"}, {"op": "add", "path": "active", "value": True})
+    assert r.json["active"] is True and listed("active eq true") == ["assigned", "unassigned"]
+    assert other["active"] is True
+
+
 @pytest.mark.parametrize("roles, detail", [
     ([{"value": "Wizard", "type": "dev"}], "Role Wizard not found"),
     ([{"value": "Admin", "type": "prod"}], "Environment prod not found"),
@@ -238,8 +272,16 @@ def test_enterprise_manager(workspace_setup):
     # Entra sends the manager as a bare id string on the URN path.
     r = patch(c, path, {"op": "Add", "path": f"{ENTERPRISE}:manager", "value": boss["id"]})
     assert r.status_code == 200, r.json
-    assert r.json[ENTERPRISE]["manager"] == {"value": boss["id"], "displayName": "The Boss",
-                                             "$ref": f"http://roster.test/scim/v2/Users/{boss['id']}"}
+    boss_ref = f"http://roster.test/scim/v2/Users/{boss['id']}"
+    # manager.displayName is returned "request" (RFC 7643 §7): by default the client gets back what it wrote.
+    assert r.json[ENTERPRISE]["manager"] == {"value": boss["id"], "$ref": boss_ref}
+    assert c.get(path).json[ENTERPRISE]["manager"] == {"value": boss["id"], "$ref": boss_ref}
+    assert c.get(f"{path}?attributes={ENTERPRISE}:manager").json[ENTERPRISE]["manager"] == {
+        "value": boss["id"], "$ref": boss_ref}
+    r = c.get(f"{path}?attributes={ENTERPRISE}:manager.displayName,{ENTERPRISE}:manager.value")
+    assert r.json[ENTERPRISE] == {"manager": {"value": boss["id"], "displayName": "The Boss"}}
+    r = c.get(f"{path}?attributes=manager.displayName")
+    assert r.json[ENTERPRISE] == {"manager": {"displayName": "The Boss"}}
     r = patch(c, path, {"op": "replace", "path": f"{ENTERPRISE}:manager", "value": {"value": "nobody"}})
     assert_error(r, 400, "invalidValue")
 

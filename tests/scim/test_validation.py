@@ -287,3 +287,12 @@ def test_check_immutable_ignores_members_and_read_write_changes():
     check_immutable("Group", {"displayName": "a", "members": [{"value": "1"}]},
                     {"displayName": "b", "members": [{"value": "2"}]})
     check_immutable("User", {"userName": "a"}, {"userName": "b"})
+
+
+def test_extension_object_may_carry_its_own_schemas():
+    doc, _ = normalize_resource("User", {"userName": "x", EXT: {
+        "schemas": [EXT.lower()], "department": "Tours"}})
+    assert doc[EXT] == {"department": "Tours"}
+    with pytest.raises(InvalidValueError, match="schemas"):
+        normalize_resource("User", {"userName": "x", EXT: {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "department": "Tours"}})
