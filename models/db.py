@@ -105,3 +105,24 @@ def contains_ci(column, text):
     """Return `lower(column) LIKE %text%` with the wildcards in `text` escaped."""
     from peewee import SQL, NodeList, fn
     return NodeList((fn.LOWER(column), SQL("LIKE"), f"%{escape_like(text.lower())}%", SQL("ESCAPE '\\'")))
+
+
+def column_list(model, alias):
+    """Return `alias."col", ...` for every field of `model`, in field order (for hand-written hot queries)."""
+    return ", ".join(f'{alias}."{f.column_name}"' for f in model._meta.sorted_fields)
+
+
+def hydrate(model, values):
+    """Build a `model` instance from a row of `column_list(model, ...)` values; None when the row is all NULL."""
+    fields = model._meta.sorted_fields
+    if values[0] is None:
+        return None
+    return model(**{f.name: f.python_value(v) for f, v in zip(fields, values)})
+
+
+def id_list_sql(ids):
+    """Return (SQL fragment, param) yielding `ids` from one bound JSON parameter, whatever their number."""
+    import json
+    if is_postgres():
+        return "(SELECT jsonb_array_elements_text(%s::jsonb))", json.dumps(list(ids))
+    return "(SELECT value FROM json_each(?))", json.dumps(list(ids))

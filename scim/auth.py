@@ -4,7 +4,6 @@ from flask import g
 
 from api.auth import bearer_token, request_info
 from models.services.tokens import authenticate
-from models.workspace import Workspace
 
 from .errors import ForbiddenError, UnauthorizedError
 from .idp import detect_idp
@@ -31,7 +30,7 @@ def require_service_token():
                              "scope scim")
     if SCIM_SCOPE not in actor.scopes:
         raise ForbiddenError("This token does not have the scim scope")
-    workspace = Workspace.get_or_none(Workspace.id == actor.workspace_id)
+    workspace = actor.workspace
     if workspace is None:
         raise UnauthorizedError()
     actor.idp = detect_idp(actor.user_agent, actor.token_label, workspace.setting("scim.default_idp"))
@@ -51,7 +50,7 @@ def discovery_workspace():
     actor = current_actor()
     if actor.kind != "service" or SCIM_SCOPE not in actor.scopes:
         return None
-    return Workspace.get_or_none(Workspace.id == actor.workspace_id)
+    return actor.workspace
 
 
 def require_personal_token():

@@ -30,11 +30,10 @@ Groups and the membership engine:
   `BEGIN IMMEDIATE`), so concurrent PATCHes to one group serialise and lose nothing.
 """
 
-import json
 
 from peewee import SQL, IntegrityError, fn
 
-from models.db import db, is_postgres, utcnow
+from models.db import db, id_list_sql, is_postgres, utcnow
 from models.directory import Group, GroupMember, Member, MemberRole, Role
 from models.privileges import NO_ACCESS
 from models.services import mutation
@@ -117,29 +116,47 @@ def member_by_person(workspace, person):
     return Member.get_or_none(Member.workspace == workspace.id, Member.person == person.id)
 
 
+def roles_and_groups_of(workspace, member_ids, roles=True, groups=True):
+    """Return ({member_id: {environment: role name}}, {member_id: [(group id, displayName)]}) in one query.
+
+    Hand-written SQL: every rendered User needs it, and building two ORM queries cost more than running them.
+    """
+    env_roles = {mid: {} for mid in member_ids}
+    memberships = {mid: [] for mid in member_ids}
+    if not member_ids or not (roles or groups):
+        return env_roles, memberships
+    ids_sql, ids_param = id_list_sql(member_ids)
+    p = db.param
+    parts, params = [], []
+    if roles:
+        parts.append(f'SELECT mr."member_id", 0, mr."environment", r."name", r."name" FROM "member_role" AS mr '
+                     f'JOIN "role" AS r ON r."id" = mr."role_id" '
+                     f'WHERE mr."workspace_id" = {p} AND mr."member_id" IN {ids_sql}')
+        params += [workspace.id, ids_param]
+    if groups:
+        parts.append(f'SELECT gm."member_id", 1, g."id", g."display_name", g."display_name_ci" '
+                     f'FROM "group_member" AS gm JOIN "member_group" AS g ON g."id" = gm."group_id" '
+                     f'WHERE gm."workspace_id" = {p} AND gm."member_id" IN {ids_sql}')
+        params += [workspace.id, ids_param]
+    found = []
+    for member_id, kind, key, name, sort_key in db.execute_sql(" UNION ALL ".join(parts), params):
+        if kind == 0:
+            env_roles[member_id][key] = name
+        else:
+            found.append((sort_key, member_id, key, name))
+    for _, member_id, group_id, name in sorted(found):
+        memberships[member_id].append((group_id, name))
+    return env_roles, memberships
+
+
 def env_roles_of(workspace, member_ids):
-    """Return {member_id: {environment: role name}} in one query."""
-    out = {mid: {} for mid in member_ids}
-    if not member_ids:
-        return out
-    rows = (MemberRole.select(MemberRole.member, MemberRole.environment, Role.name).join(Role)
-            .where(MemberRole.workspace == workspace.id, _in(MemberRole.member, member_ids)).tuples())
-    for member_id, env, name in rows:
-        out[member_id][env] = name
-    return out
+    """Return {member_id: {environment: role name}}."""
+    return roles_and_groups_of(workspace, member_ids, groups=False)[0]
 
 
 def groups_of(workspace, member_ids):
-    """Return {member_id: [(group id, displayName)]} in one query."""
-    out = {mid: [] for mid in member_ids}
-    if not member_ids:
-        return out
-    rows = (GroupMember.select(GroupMember.member, Group.id, Group.display_name).join(Group)
-            .where(GroupMember.workspace == workspace.id, _in(GroupMember.member, member_ids))
-            .order_by(Group.display_name_ci).tuples())
-    for member_id, group_id, name in rows:
-        out[member_id].append((group_id, name))
-    return out
+    """Return {member_id: [(group id, displayName)]} ordered by displayName."""
+    return roles_and_groups_of(workspace, member_ids, roles=False)[1]
 
 
 def manager_names(workspace, members):
@@ -178,9 +195,8 @@ def role_names(workspace):
 
 def render_users(workspace, members, projection, base_url):
     """Render members as SCIM Users, loading roles, groups and managers only when they are returned."""
-    ids = [m.id for m in members]
-    roles = env_roles_of(workspace, ids) if projection.returns("roles") else {}
-    groups = groups_of(workspace, ids) if projection.returns("groups") else {}
+    roles, groups = roles_and_groups_of(workspace, [m.id for m in members], roles=projection.returns("roles"),
+                                        groups=projection.returns("groups"))
     managers = (manager_names(workspace, members)
                 if projection.returns("manager", ENTERPRISE_USER_SCHEMA) else None)
     return [projection.apply(mapping.user_to_scim(m, base_url, env_roles=roles.get(m.id),
@@ -197,15 +213,21 @@ def render_groups(workspace, groups, projection, base_url):
 def list_page(workspace, resource_type, where=None, order=None, offset=0, limit=100):
     """Return (total, rows) of one page: `where` a compiled filter, `order` sort terms (then the id)."""
     model = Member if resource_type == USER else Group
-    query = model.select(model.id).where(model.workspace == workspace.id)
-    if where is not None:
-        query = query.where(where)
-    total = query.count()
+    scope = [model.workspace == workspace.id] + ([where] if where is not None else [])
+    ordering = list(order or [model.created_at]) + [model.id]
+    if offset == 0 and limit > 0:
+        # The first page reads whole rows at once; when it is not full its length is the total (a lookup such
+        # as userName eq then costs one query, not three).
+        rows = list(model.select().where(*scope).order_by(*ordering).limit(limit))
+        if len(rows) < limit:
+            return len(rows), rows
+        return model.select(model.id).where(*scope).count(), rows
+    total = model.select(model.id).where(*scope).count()
     if limit <= 0 or offset >= total:
         return total, []
-    ordering = list(order or [model.created_at]) + [model.id]
-    # Page over ids first: the deep OFFSET then walks an index, not whole rows.
-    ids = [row[0] for row in query.order_by(*ordering).offset(offset).limit(limit).tuples()]
+    # Deeper pages go over ids first: the OFFSET then walks an index, not whole rows.
+    ids = [row[0] for row in model.select(model.id).where(*scope).order_by(*ordering).offset(offset).limit(limit)
+           .tuples()]
     rows = {row.id: row for row in model.select().where(model.workspace == workspace.id, _in(model.id, ids))}
     return total, [rows[i] for i in ids if i in rows]
 
@@ -214,10 +236,8 @@ def list_page(workspace, resource_type, where=None, order=None, offset=0, limit=
 
 def _id_list(ids):
     """Return a subquery yielding `ids` from one bound JSON parameter (for lists of any length)."""
-    payload = json.dumps(list(ids))
-    if is_postgres():
-        return SQL("(SELECT jsonb_array_elements_text(%s::jsonb))", [payload])
-    return SQL("(SELECT value FROM json_each(?))", [payload])
+    fragment, param = id_list_sql(ids)
+    return SQL(fragment, [param])
 
 
 def _in(column, ids):
@@ -314,11 +334,17 @@ def _resolve_roles(workspace, roles):
     return {env: wanted.get(env) for env in workspace.environments}
 
 
-def _apply_roles(change, workspace, member, wanted):
-    """Make the member's direct roles `wanted`; record role.granted/role.revoked. Return True if changed."""
-    current = {env: (role_id, name) for env, role_id, name in
-               MemberRole.select(MemberRole.environment, Role.id, Role.name).join(Role)
-               .where(MemberRole.member == member.id, MemberRole.workspace == workspace.id).tuples()}
+def _apply_roles(change, workspace, member, wanted, current=None):
+    """Make the member's direct roles `wanted`; record role.granted/role.revoked. Return True if changed.
+
+    `current` ({environment: (role id, name)}) may be given when known (a member created a moment ago has none).
+    """
+    if current is None:
+        current = {env: (role_id, name) for env, role_id, name in
+                   MemberRole.select(MemberRole.environment, Role.id, Role.name).join(Role)
+                   .where(MemberRole.member == member.id, MemberRole.workspace == workspace.id).tuples()}
+    if not wanted and not current:
+        return False
     if member.is_owner and any(role is None or role.name != "Admin" for role in wanted.values()):
         raise _conflict("The owner of the workspace keeps Admin in every environment and cannot be demoted "
                         "through SCIM; transfer ownership first")
@@ -348,7 +374,7 @@ def _split_user_doc(doc):
     return stored, active, roles
 
 
-def _check_user_doc(workspace, stored, member_id=None):
+def _check_user_doc(workspace, stored, member_id=None, check_unique=True):
     for label in ("userName", "externalId", "displayName"):
         _check_length(label, stored.get(label))
     email = _primary_email(stored)
@@ -359,12 +385,13 @@ def _check_user_doc(workspace, stored, member_id=None):
         if not _valid_id(manager_id) or not Member.select().where(
                 Member.workspace == workspace.id, Member.id == manager_id).exists():
             raise InvalidValueError(f"The manager {manager_id} is not a User of this workspace")
-    user_name_ci = stored["userName"].lower()
-    clash = Member.select().where(Member.workspace == workspace.id, Member.user_name_ci == user_name_ci)
-    if member_id:
-        clash = clash.where(Member.id != member_id)
-    if clash.exists():
-        raise UniquenessError(f"A User with userName {stored['userName']} already exists")
+    if check_unique:
+        user_name_ci = stored["userName"].lower()
+        clash = Member.select().where(Member.workspace == workspace.id, Member.user_name_ci == user_name_ci)
+        if member_id:
+            clash = clash.where(Member.id != member_id)
+        if clash.exists():
+            raise UniquenessError(f"A User with userName {stored['userName']} already exists")
     return email
 
 
@@ -391,10 +418,10 @@ def create_user(workspace, actor, body, options):
     options.note(quirks)
     stored, active, roles = _split_user_doc(doc)
     with mutation(workspace, actor, "user.created") as change:
-        email = _check_user_doc(workspace, stored)
+        # The unique indexes (workspace, userName) and (workspace, person) decide; which one refused is only
+        # worked out when one did, so a create costs no look-ups ahead of its INSERT.
+        email = _check_user_doc(workspace, stored, check_unique=False)
         person = get_or_create_person(email or stored["userName"], stored.get("displayName") or "")
-        if member_by_person(workspace, person) is not None:
-            raise UniquenessError(f"A User with email {person.email} already exists in this workspace")
         wanted = _resolve_roles(workspace, roles)
         member = Member(workspace=workspace.id, person=person.id, attributes=stored,
                         status="suspended" if active is False else "active")
@@ -404,10 +431,13 @@ def create_user(workspace, actor, body, options):
                     setattr(member, key, value)
                 member.save(force_insert=True)
         except IntegrityError:
+            if member_by_person(workspace, person) is not None:
+                raise UniquenessError(f"A User with email {person.email} already exists in this workspace") \
+                    from None
             raise UniquenessError(f"A User with userName {stored['userName']} already exists") from None
         change.record("user.created", "user", member.id, member.user_name,
                       after=dict(stored, active=member.active), quirks=quirks)
-        _apply_roles(change, workspace, member, wanted)
+        _apply_roles(change, workspace, member, wanted, current={})
     return member
 
 
@@ -416,7 +446,8 @@ def _update_user(change, workspace, member, before_doc, new_doc, quirks, roles_g
     stored, active, roles = _split_user_doc(new_doc)
     old_stored, old_active, _ = _split_user_doc(before_doc)
     check_immutable(USER, old_stored, stored)
-    email = _check_user_doc(workspace, stored, member.id)
+    email = _check_user_doc(workspace, stored, member.id,
+                            check_unique=stored["userName"].lower() != member.user_name_ci)
     changed = False
     # A PATCH removing `active` leaves it unassigned (RFC 7644 §3.5.2.2): Roster reads that as "not
     # suspended" and stops returning it until a write assigns it again. PUT keeps the current state.

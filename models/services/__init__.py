@@ -66,6 +66,7 @@ class Actor:
     token_label: str | None = None
     person: object = None
     workspace_id: str | None = None  # a service token's workspace
+    workspace: object = None  # that workspace, loaded with the token
     scopes: frozenset = frozenset()
     ip: str | None = None
     user_agent: str | None = None

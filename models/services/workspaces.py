@@ -9,7 +9,7 @@ import uuid
 from peewee import IntegrityError, fn
 
 from ..access import Invitation, OneTimeCode, Token
-from ..db import db, utcnow
+from ..db import db, new_id, utcnow
 from ..directory import Group, GroupGrant, GroupMember, Member, MemberRole, Person, Role
 from ..mail import MailError, send_mail
 from ..privileges import SYSTEM_ROLES
@@ -53,16 +53,15 @@ def find_workspace(ref):
 
 
 def get_or_create_person(email, name=""):
-    """Return the person with this email (case-insensitive), creating it when new."""
+    """Return the person with this email (case-insensitive), creating it when new.
+
+    One INSERT that ignores a taken email: a new person costs one statement and concurrent creators cannot clash.
+    """
     email = email.strip().lower()
-    person = Person.get_or_none(Person.email == email)
-    if person is None:
-        try:
-            with db.atomic():
-                person = Person.create(email=email, name=name or "")
-        except IntegrityError:
-            person = Person.get(Person.email == email)
-    return person
+    person = Person(id=new_id(), email=email, name=name or "", created_at=utcnow())
+    inserted = (Person.insert(id=person.id, email=email, name=person.name, created_at=person.created_at)
+                .on_conflict_ignore().as_rowcount().execute())
+    return person if inserted == 1 else Person.get(Person.email == email)
 
 
 def _unique_slug(base, exclude_id=None):

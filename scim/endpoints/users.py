@@ -44,7 +44,7 @@ def patch_user(member_id):
     """Patch a user; answer 200 with the resource (RFC 7644 §3.5.2)."""
     operations = operations_of(json_body())
     member = repository.patch_user(g.workspace, g.scim_actor, member_id, operations, options())
-    return user_response(repository.get_member(g.workspace, member.id))
+    return user_response(member)
 
 
 @bp.delete("/Users/<member_id>")
