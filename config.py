@@ -16,6 +16,7 @@ ENV_KEYS = {
     "SMTP_SSL": ("false", "Use SMTP over TLS"),
     "MAIL_FROM": ("Roster <no-reply@roster.local>", "Sender address"),
     "SCIM_MAX_RESULTS": ("1000", "Largest SCIM page size"),
+    "AUDIT_LOG": ("true", "Record the provisioning log; turn off only to measure what it costs (bench/)"),
 }
 
 TRUE = {"1", "true", "yes", "on"}
@@ -36,6 +37,7 @@ def load(instance_path, overrides=None):
         "SMTP_SSL": env["SMTP_SSL"].lower() in TRUE,
         "MAIL_FROM": env["MAIL_FROM"],
         "SCIM_MAX_RESULTS": int(env["SCIM_MAX_RESULTS"]),
+        "AUDIT_LOG": env["AUDIT_LOG"].lower() in TRUE,
         "TESTING": False,
     }
     config.update(overrides or {})

@@ -3,7 +3,7 @@
     python bench/scim_bench.py --db sqlite            # full run: 100,000 users, a 50,000-member group
     python bench/scim_bench.py --db postgres          # PostgreSQL (database roster_bench, created fresh)
     python bench/scim_bench.py --db sqlite --quick    # small sizes, for a smoke run
-    python bench/scim_bench.py ... --audit off        # provisioning log switched off (ROSTER_AUDIT=off)
+    python bench/scim_bench.py ... --audit off        # provisioning log switched off (AUDIT_LOG=false)
     python bench/scim_bench.py ... --record           # append the results table to bench/RESULTS.md
 
 Every loop is bounded in count; the server binds 127.0.0.1 only and is stopped at the end.
@@ -71,7 +71,7 @@ class Bench:
     def setup(self):
         env = dict(os.environ, DATABASE_URL=self.database_url, SECRET_KEY="bench",
                    ROSTER_INSTANCE_PATH=self.tmp, PUBLIC_URL=f"http://127.0.0.1:{self.port}",
-                   ROSTER_AUDIT=self.args.audit)
+                   AUDIT_LOG="true" if self.args.audit == "on" else "false")
         if self.args.db == "postgres":
             admin = self.database_url.rsplit("/", 1)[0] + "/postgres"
             dbname = self.database_url.rsplit("/", 1)[1]
@@ -177,7 +177,7 @@ class Bench:
         self.results["page @90001 / first page"] = statistics.median(deep_pages) / statistics.median(first_pages)
         self.results["first page p50 ms"] = statistics.median(first_pages)
 
-        member_ids = [r["id"] for r in self.call("GET", f"/Users?count=1000&attributes=id", 200).json()["Resources"]]
+        member_ids = [r["id"] for r in self.call("GET", "/Users?count=1000&attributes=id", 200).json()["Resources"]]
         page = 1001
         while len(member_ids) < n_group_big + 1000:
             batch = self.call("GET", f"/Users?startIndex={page}&count=1000&attributes=id", 200).json()["Resources"]

@@ -48,8 +48,8 @@ POOL = {"max_connections": 32, "stale_timeout": 300}
 def make_database(url):
     """Create (not connect) the pooled peewee database for a DATABASE_URL.
 
-    Connections are pooled: "closing" one after a request hands it back. Besides saving the connect, this keeps
-    SQLite from checkpointing the WAL every time the last connection closes (3 ms a write request, measured).
+    Connections are pooled: "closing" one after a request hands it back. Besides saving the connect, this
+    keeps SQLite from checkpointing the WAL whenever the last connection closes (3 ms a write, measured).
     """
     scheme, sep, rest = url.partition("://")
     if not sep:
@@ -113,7 +113,7 @@ def column_list(model, alias):
 
 
 def hydrate(model, values):
-    """Build a `model` instance from a row of `column_list(model, ...)` values; None when the row is all NULL."""
+    """Build a `model` instance from a row of `column_list(model, ...)` values; None for an empty join."""
     fields = model._meta.sorted_fields
     if values[0] is None:
         return None
@@ -126,3 +126,21 @@ def id_list_sql(ids):
     if is_postgres():
         return "(SELECT jsonb_array_elements_text(%s::jsonb))", json.dumps(list(ids))
     return "(SELECT value FROM json_each(?))", json.dumps(list(ids))
+
+
+def tenant_filter(column, workspace_id):
+    """Return `column = workspace_id` for a query that selects rows by their own ids (or a group's id).
+
+    Every query keeps its tenant filter; on SQLite it is written `+column` so it never drives the plan:
+    without statistics SQLite would otherwise walk a whole workspace's index (100,000 entries: 22 ms,
+    measured) instead of looking the ids up. PostgreSQL plans from its statistics: the plain column.
+    """
+    from peewee import SQL, NodeList
+    if is_sqlite():
+        return NodeList((SQL("+"), column), glue="") == workspace_id
+    return column == workspace_id
+
+
+def tenant_sql(qualified_column):
+    """The raw-SQL form of tenant_filter's left side: `+t."workspace_id"` on SQLite."""
+    return f"+{qualified_column}" if is_sqlite() else qualified_column

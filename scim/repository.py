@@ -33,10 +33,10 @@ Groups and the membership engine:
 
 from peewee import SQL, IntegrityError, fn
 
-from models.db import db, id_list_sql, is_postgres, utcnow
+from models.db import db, id_list_sql, is_postgres, tenant_filter, tenant_sql, utcnow
 from models.directory import Group, GroupMember, Member, MemberRole, Role
-from models.privileges import NO_ACCESS
-from models.services import mutation
+from models.services import ServiceError, mutation
+from models.services.roles import resolve_env_roles
 from models.services.workspaces import get_or_create_person
 
 from . import mapping, schema
@@ -127,16 +127,18 @@ def roles_and_groups_of(workspace, member_ids, roles=True, groups=True):
         return env_roles, memberships
     ids_sql, ids_param = id_list_sql(member_ids)
     p = db.param
+    mr_tenant, gm_tenant = tenant_sql('mr."workspace_id"'), tenant_sql('gm."workspace_id"')
     parts, params = [], []
     if roles:
-        parts.append(f'SELECT mr."member_id", 0, mr."environment", r."name", r."name" FROM "member_role" AS mr '
+        parts.append(f'SELECT mr."member_id", 0, mr."environment", r."name", r."name" '
+                     f'FROM "member_role" AS mr '
                      f'JOIN "role" AS r ON r."id" = mr."role_id" '
-                     f'WHERE mr."workspace_id" = {p} AND mr."member_id" IN {ids_sql}')
+                     f'WHERE {mr_tenant} = {p} AND mr."member_id" IN {ids_sql}')
         params += [workspace.id, ids_param]
     if groups:
         parts.append(f'SELECT gm."member_id", 1, g."id", g."display_name", g."display_name_ci" '
                      f'FROM "group_member" AS gm JOIN "member_group" AS g ON g."id" = gm."group_id" '
-                     f'WHERE gm."workspace_id" = {p} AND gm."member_id" IN {ids_sql}')
+                     f'WHERE {gm_tenant} = {p} AND gm."member_id" IN {ids_sql}')
         params += [workspace.id, ids_param]
     found = []
     for member_id, kind, key, name, sort_key in db.execute_sql(" UNION ALL ".join(parts), params):
@@ -169,7 +171,7 @@ def manager_names(workspace, members):
     if not ids:
         return {}
     return dict(Member.select(Member.id, fn.COALESCE(Member.display_name, Member.user_name))
-                .where(Member.workspace == workspace.id, _in(Member.id, list(ids))).tuples())
+                .where(tenant_filter(Member.workspace, workspace.id), _in(Member.id, list(ids))).tuples())
 
 
 def members_of(workspace, group_ids):
@@ -180,7 +182,7 @@ def members_of(workspace, group_ids):
     display = fn.COALESCE(Member.display_name, Member.user_name)
     rows = (GroupMember.select(GroupMember.group, Member.id, display)
             .join(Member, on=(GroupMember.member == Member.id))
-            .where(GroupMember.workspace == workspace.id, _in(GroupMember.group, group_ids))
+            .where(tenant_filter(GroupMember.workspace, workspace.id), _in(GroupMember.group, group_ids))
             .order_by(GroupMember.group, GroupMember.id).tuples())
     for group_id, member_id, display in rows:
         out[group_id].append((member_id, display))
@@ -226,9 +228,10 @@ def list_page(workspace, resource_type, where=None, order=None, offset=0, limit=
     if limit <= 0 or offset >= total:
         return total, []
     # Deeper pages go over ids first: the OFFSET then walks an index, not whole rows.
-    ids = [row[0] for row in model.select(model.id).where(*scope).order_by(*ordering).offset(offset).limit(limit)
-           .tuples()]
-    rows = {row.id: row for row in model.select().where(model.workspace == workspace.id, _in(model.id, ids))}
+    ids = [row[0] for row in model.select(model.id).where(*scope).order_by(*ordering)
+           .offset(offset).limit(limit).tuples()]
+    rows = {row.id: row for row in model.select().where(tenant_filter(model.workspace, workspace.id),
+                                                        _in(model.id, ids))}
     return total, [rows[i] for i in ids if i in rows]
 
 
@@ -308,8 +311,9 @@ def _primary_email(doc):
 
 
 def _resolve_roles(workspace, roles):
-    """Turn SCIM roles into {environment: Role or None}; every enabled environment is present."""
-    wanted = {}
+    """Turn SCIM roles (value = role name, type = environment) into {environment: Role or None} for every
+    environment, with the admin API's rules (models.services.roles.resolve_env_roles)."""
+    env_roles = []
     for item in roles or []:
         name, env = item.get("value"), item.get("type")
         if not isinstance(name, str) or not name:
@@ -319,25 +323,19 @@ def _resolve_roles(workspace, roles):
                 raise InvalidValueError(f"Role {name} needs a \"type\": the environment, one of "
                                         f"{', '.join(workspace.environments)}")
             env = workspace.environments[0]
-        if env not in workspace.environments:
-            raise InvalidValueError(f"Environment {env} not found")
-        if env in wanted:
-            raise InvalidValueError(f"Environment {env} has more than one role")
-        if name == NO_ACCESS:
-            wanted[env] = None
-            continue
-        role = Role.get_or_none(Role.workspace == workspace.id, Role.name_ci == name.lower()) \
-            if len(name) <= 100 else None
-        if role is None:
-            raise InvalidValueError(f"Role {name} not found")
-        wanted[env] = role
-    return {env: wanted.get(env) for env in workspace.environments}
+        if not isinstance(env, str):
+            raise InvalidValueError(f"The \"type\" of role {name} must be an environment name")
+        env_roles.append({"environment_type": env, "name": name})
+    try:
+        return resolve_env_roles(workspace, env_roles, fill_no_access=True)
+    except ServiceError as error:
+        raise InvalidValueError(error.message) from None
 
 
 def _apply_roles(change, workspace, member, wanted, current=None):
     """Make the member's direct roles `wanted`; record role.granted/role.revoked. Return True if changed.
 
-    `current` ({environment: (role id, name)}) may be given when known (a member created a moment ago has none).
+    `current` ({environment: (role id, name)}) may be given when known (a new member has none).
     """
     if current is None:
         current = {env: (role_id, name) for env, role_id, name in
@@ -559,13 +557,13 @@ def check_member_ids(workspace, ids):
     bad = [i for i in ids if not _valid_id(i)]
     if not bad:
         found = {row[0] for row in Member.select(Member.id)
-                 .where(Member.workspace == workspace.id, _in(Member.id, ids)).tuples()}
+                 .where(tenant_filter(Member.workspace, workspace.id), _in(Member.id, ids)).tuples()}
         bad = [i for i in ids if i not in found]
     if not bad:
         return
     candidates = [b for b in bad if _valid_id(b)]
     groups = {row[0] for row in Group.select(Group.id)
-              .where(Group.workspace == workspace.id, _in(Group.id, candidates)).tuples()}
+              .where(tenant_filter(Group.workspace, workspace.id), _in(Group.id, candidates)).tuples()}
     if groups:
         raise InvalidValueError(f"Nested groups are not supported: {', '.join(sorted(groups)[:10])} "
                                 f"{'is a Group' if len(groups) == 1 else 'are Groups'}")
@@ -591,7 +589,8 @@ def add_members(change, workspace, group, ids):
 
 def _delete_members(change, workspace, group, condition):
     query = (GroupMember.delete()
-             .where(GroupMember.group == group.id, GroupMember.workspace == workspace.id, *condition)
+             .where(GroupMember.group == group.id, tenant_filter(GroupMember.workspace, workspace.id),
+                    *condition)
              .returning(GroupMember.member))
     removed = [row.member_id for row in query.execute()]
     if removed:

@@ -3,7 +3,6 @@ a real SMTP server on 127.0.0.1, and authenticated clients."""
 
 import os
 import socket
-import tempfile
 import threading
 
 import pytest

@@ -132,7 +132,7 @@ def test_groups_filter_by_display_name_and_member(people):
     assert r.json["totalResults"] == 1 and "members" not in r.json["Resources"][0]
     assert c.get('/scim/v2/Groups?filter=externalId eq "ext-1"').json["totalResults"] == 1
     assert c.get('/scim/v2/Groups?filter=externalId eq "EXT-1"').json["totalResults"] == 0  # caseExact
-    r = c.get(f'/scim/v2/Users?filter=groups.value pr and userName eq "alice"')
+    r = c.get('/scim/v2/Users?filter=groups.value pr and userName eq "alice"')
     assert names(r) == ["alice"]
 
 
