@@ -227,9 +227,17 @@ def list_page(workspace, resource_type, where=None, order=None, offset=0, limit=
     total = model.select(model.id).where(*scope).count()
     if limit <= 0 or offset >= total:
         return total, []
-    # Deeper pages go over ids first: the OFFSET then walks an index, not whole rows.
-    ids = [row[0] for row in model.select(model.id).where(*scope).order_by(*ordering)
-           .offset(offset).limit(limit).tuples()]
+    # Deeper pages go over ids first: the OFFSET then walks an index, not whole rows. In the default order
+    # (created_at, id: never NULL) a page past the middle is read from the far end of the same order, so the
+    # page at startIndex=90001 of 100,000 skips 9,900 index entries, not 90,000.
+    if not order and offset > total // 2:
+        count = min(limit, total - offset)
+        ids = [row[0] for row in model.select(model.id).where(*scope)
+               .order_by(model.created_at.desc(), model.id.desc())
+               .offset(total - offset - count).limit(count).tuples()][::-1]
+    else:
+        ids = [row[0] for row in model.select(model.id).where(*scope).order_by(*ordering)
+               .offset(offset).limit(limit).tuples()]
     rows = {row.id: row for row in model.select().where(tenant_filter(model.workspace, workspace.id),
                                                         _in(model.id, ids))}
     return total, [rows[i] for i in ids if i in rows]

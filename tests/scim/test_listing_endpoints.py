@@ -152,3 +152,21 @@ def test_username_lookup_uses_the_index(people):
         else:
             # PostgreSQL plans tiny tables arbitrarily: check the predicate is the indexed column, as is.
             assert '"user_name_ci" = %s' in sql and "bob" in params, (sql, params)
+
+
+def test_pages_past_the_middle_match_the_forward_order(workspace_setup):
+    """Deep pages are read from the far end of the default order: every page must be what a forward walk gives."""
+    c = workspace_setup.scim_client
+    for i in range(23):
+        assert c.post("/scim/v2/Users", json={"userName": f"u{i:02d}@x.com"}).status_code == 201
+    everyone = c.get("/scim/v2/Users?count=1000&attributes=userName").json
+    forward = [u["userName"] for u in everyone["Resources"]]
+    total = everyone["totalResults"]
+    assert total == 24 and len(forward) == 24  # the owner and 23 users
+    for count in (1, 3, 5, 7):
+        for start in range(1, total + 2):
+            r = c.get(f"/scim/v2/Users?startIndex={start}&count={count}&attributes=userName")
+            assert r.status_code == 200
+            assert r.json["totalResults"] == total
+            assert names(r) == forward[start - 1:start - 1 + count], (start, count)
+            assert r.json["itemsPerPage"] == len(forward[start - 1:start - 1 + count])
