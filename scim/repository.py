@@ -85,30 +85,27 @@ def _valid_id(value):
     return isinstance(value, str) and 0 < len(value) <= ID_MAX
 
 
-def get_member(workspace, member_id, lock=False):
-    """Return the member `member_id` of the workspace or raise 404."""
-    member = None
-    if _valid_id(member_id):
-        query = Member.select().where(Member.id == member_id, Member.workspace == workspace.id)
+def _get_row(model, label, workspace, row_id, lock):
+    """Return the workspace's `model` row `row_id` (locked FOR UPDATE on PostgreSQL when asked) or raise 404."""
+    row = None
+    if _valid_id(row_id):
+        query = model.select().where(model.id == row_id, model.workspace == workspace.id)
         if lock and is_postgres():
             query = query.for_update()
-        member = query.first()
-    if member is None:
-        raise NotFoundError(f"User {member_id} not found")
-    return member
+        row = query.first()
+    if row is None:
+        raise NotFoundError(f"{label} {row_id} not found")
+    return row
+
+
+def get_member(workspace, member_id, lock=False):
+    """Return the member `member_id` of the workspace or raise 404."""
+    return _get_row(Member, "User", workspace, member_id, lock)
 
 
 def get_group(workspace, group_id, lock=False):
     """Return the group `group_id` of the workspace or raise 404."""
-    group = None
-    if _valid_id(group_id):
-        query = Group.select().where(Group.id == group_id, Group.workspace == workspace.id)
-        if lock and is_postgres():
-            query = query.for_update()
-        group = query.first()
-    if group is None:
-        raise NotFoundError(f"Group {group_id} not found")
-    return group
+    return _get_row(Group, "Group", workspace, group_id, lock)
 
 
 def member_by_person(workspace, person):
