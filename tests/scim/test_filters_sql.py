@@ -14,7 +14,7 @@ from scim.errors import InvalidFilterError, InvalidValueError
 from scim.filters import (compile_filter, group_resource_map, matches, order_by, sort_key, user_resource_map)
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-PG_URL = os.environ.get("SCIM_FILTERS_PG", "postgresql://postgres@127.0.0.1:5432/test_filters")
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 
 USERS = user_resource_map(Member, GroupMember, Group)
 GROUPS = group_resource_map(Group, GroupMember, Member)
@@ -98,21 +98,30 @@ def _member_row(doc, workspace):
     }
 
 
-def _pg_available():
-    try:
-        psycopg2.connect(PG_URL, connect_timeout=3).close()
-        return True
-    except psycopg2.Error:
-        return False
+def _postgres_beside_test_database():
+    """A PostgreSQL database of this module's own on TEST_DATABASE_URL's server (it drops and creates tables,
+    so it never shares the suite's database); created when missing."""
+    from urllib.parse import urlparse
+    url = urlparse(TEST_DATABASE_URL)
+    name = (url.path.lstrip("/") or "test") + "_filters"
+    conn = psycopg2.connect(TEST_DATABASE_URL, connect_timeout=5)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        if cur.fetchone() is None:
+            cur.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+    return PostgresqlDatabase(name, host=url.hostname or "127.0.0.1", port=url.port or 5432,
+                              user=url.username or "postgres", password=url.password)
 
 
 def _make_database(kind, tmp_path_factory):
     if kind == "sqlite":
         path = tmp_path_factory.mktemp("filters") / "filters.db"
         return SqliteDatabase(str(path))
-    if not _pg_available():
-        pytest.skip(f"PostgreSQL is not reachable at {PG_URL}")
-    return PostgresqlDatabase("test_filters", host="127.0.0.1", port=5432, user="postgres")
+    if not TEST_DATABASE_URL:
+        pytest.skip("the PostgreSQL variant runs in the PostgreSQL pass (TEST_DATABASE_URL is set there)")
+    return _postgres_beside_test_database()
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
