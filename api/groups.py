@@ -15,9 +15,10 @@ blp.before_request(authenticate_request)
 
 def _decorate(workspace, groups):
     counts = svc.member_counts(workspace, groups)
+    grants = svc.grants_by_group(workspace, groups)
     for group in groups:
         group.member_count = counts.get(group.id, 0)
-        group.grants = svc.grants_of(workspace, group)
+        group.grants = grants[group.id]
     return groups
 
 

@@ -33,11 +33,21 @@ def member_counts(workspace, groups):
                 .group_by(GroupMember.group).tuples())
 
 
+def grants_by_group(workspace, groups):
+    """Return {group_id: {environment: role name or NoAccess}} for a page of groups, in one query."""
+    current = {g.id: {} for g in groups}
+    if groups:
+        for group_id, env, name in (GroupGrant.select(GroupGrant.group, GroupGrant.environment, Role.name)
+                                    .join(Role).where(GroupGrant.workspace == workspace.id,
+                                                      GroupGrant.group.in_(list(current))).tuples()):
+            current[group_id][env] = name
+    return {gid: {env: grants.get(env, NO_ACCESS) for env in workspace.environments}
+            for gid, grants in current.items()}
+
+
 def grants_of(workspace, group):
     """Return {environment: role name or NoAccess} the group grants."""
-    current = dict(GroupGrant.select(GroupGrant.environment, Role.name).join(Role)
-                   .where(GroupGrant.group == group.id, GroupGrant.workspace == workspace.id).tuples())
-    return {env: current.get(env, NO_ACCESS) for env in workspace.environments}
+    return grants_by_group(workspace, [group])[group.id]
 
 
 def replace_grants(change, workspace, group, env_roles, access=None):

@@ -325,17 +325,19 @@ def clone_workspace(change, source, owner, name, slug=None):
     """Copy settings, environments, custom roles, groups and their grants (not members) into a new workspace."""
     clone = create_workspace(change, name, owner, slug=slug, logo_url=source.logo_url,
                              environments=list(source.environments), settings=dict(source.settings or {}))
-    role_map = {r.id: r for r in Role.select().where(Role.workspace == clone.id)}
-    by_name = {r.name_ci: r for r in role_map.values()}
+    by_name = {r.name_ci: r for r in Role.select().where(Role.workspace == clone.id)}
     for role in Role.select().where(Role.workspace == source.id, Role.is_system == False):  # noqa: E712
         by_name[role.name_ci] = Role.create(workspace=clone.id, name=role.name, name_ci=role.name_ci,
                                             description=role.description, privileges=list(role.privileges))
     source_roles = {r.id: r.name_ci for r in Role.select().where(Role.workspace == source.id)}
+    source_grants = {}
+    for grant in GroupGrant.select().where(GroupGrant.workspace == source.id):
+        source_grants.setdefault(grant.group_id, []).append(grant)
     for group in Group.select().where(Group.workspace == source.id):
         new_group = Group.create(workspace=clone.id, display_name=group.display_name,
                                  display_name_ci=group.display_name_ci, external_id=group.external_id,
                                  attributes={k: v for k, v in (group.attributes or {}).items() if k != "members"})
-        for grant in GroupGrant.select().where(GroupGrant.group == group.id):
+        for grant in source_grants.get(group.id, []):
             GroupGrant.create(workspace=clone.id, group=new_group.id, environment=grant.environment,
                               role=by_name[source_roles[grant.role_id]].id)
     change.record("workspace.cloned", "workspace", clone.id, clone.slug, after={"source": source.id})
