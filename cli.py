@@ -4,6 +4,7 @@ Secrets go to stdout alone (`roster token create` prints only the token) so scri
 else goes to stderr.
 """
 
+import functools
 import os
 import secrets
 import sys
@@ -31,22 +32,21 @@ def fail(error):
     sys.exit(1)
 
 
-class AppGroup(click.Group):
-    """Run every subcommand inside an app context with a database connection."""
-
-    def invoke(self, ctx):
-        if ctx.protected_args and ctx.protected_args[0] == "serve" or "--help" in sys.argv:
-            return super().invoke(ctx)
+def in_app(command):
+    """Run a command inside an app context with a database connection; refusals print and exit 1."""
+    @functools.wraps(command)
+    def run(*args, **kwargs):
         app = make_app()
         from models.db import db
         with app.app_context(), db.connection_context():
             try:
-                return super().invoke(ctx)
+                return command(*args, **kwargs)
             except ServiceError as error:
                 fail(error)
+    return run
 
 
-@click.group(cls=AppGroup)
+@click.group()
 def main():
     """Roster: SCIM 2.0 provisioning, SSO connections and a provisioning log."""
 
@@ -57,6 +57,7 @@ def db_group():
 
 
 @db_group.command("upgrade")
+@in_app
 def db_upgrade():
     """Create or migrate the schema (safe to run again)."""
     from models.db import upgrade
@@ -95,6 +96,7 @@ def workspace():
 @click.option("--slug", help="URL name (derived from NAME when omitted)")
 @click.option("--owner", "owner_email", required=True, help="Email of the owner (Admin in every environment)")
 @click.option("--environments", default="dev", show_default=True, help="Comma-separated: dev,test,prod")
+@in_app
 def workspace_create(name, slug, owner_email, environments):
     """Create a workspace owned by OWNER."""
     from models.services.invitations import check_email
@@ -119,6 +121,7 @@ def token():
 @click.option("--person", "person_email", help="Email of the person a personal token acts as")
 @click.option("--label", default="", help="A label to recognise the token by")
 @click.option("--expires-in-days", type=int, default=None, help="Lifetime in days (default: no expiry)")
+@in_app
 def token_create(ws_slug, scopes, person_email, label, expires_in_days):
     """Create a token and print only its secret."""
     from models.directory import Person
@@ -143,6 +146,7 @@ def token_create(ws_slug, scopes, person_email, label, expires_in_days):
 
 @token.command("revoke")
 @click.argument("prefix_or_token")
+@in_app
 def token_revoke(prefix_or_token):
     """Revoke a token by its shown prefix (or the whole secret)."""
     from models.access import Token
@@ -162,6 +166,7 @@ def audit():
 
 @audit.command("verify")
 @click.option("--workspace", "ws_slug", required=True, help="Workspace slug or id")
+@in_app
 def audit_verify(ws_slug):
     """Verify a workspace's hash chain: exit 0 when intact, 1 naming the first bad event."""
     from models.services.audit import verify
@@ -178,6 +183,7 @@ def audit_verify(ws_slug):
 
 @audit.command("prune")
 @click.option("--workspace", "ws_slug", help="Workspace slug or id (default: every workspace with retention set)")
+@in_app
 def audit_prune(ws_slug):
     """Delete events older than each workspace's audit.retention_days (run it daily, e.g. from cron)."""
     from models.services.audit import prune, prune_all
@@ -196,6 +202,7 @@ def audit_prune(ws_slug):
 @main.command()
 @click.option("--slug", default="demo", show_default=True)
 @click.option("--owner", "owner_email", default="admin@demo.roster.local", show_default=True)
+@in_app
 def demo(slug, owner_email):
     """Seed a demo workspace (once) and print fresh admin and SCIM tokens with the URLs to try."""
     from flask import current_app
