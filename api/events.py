@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from models.services import audit as svc
 
 from .auth import authenticate_request, current_actor, workspace_access
+from .schemas import Text
 
 blp = Blueprint("events", __name__, url_prefix="/api/v1/workspaces",
                 description="Provisioning events (the hash-chained audit log)")
@@ -39,14 +40,14 @@ class PageArgs(Schema):
 
 
 class EventListArgs(RangeArgs, PageArgs):
-    operation = fields.String(validate=validate.Length(max=500),
+    operation = Text(validate=validate.Length(max=500),
                               metadata={"description": "Comma-separated; `user.*` matches a prefix"})
-    target_type = fields.String(validate=validate.Length(max=32))
-    target_id = fields.String(validate=validate.Length(max=64))
-    actor = fields.String(validate=validate.Length(max=320),
+    target_type = Text(validate=validate.Length(max=32))
+    target_id = Text(validate=validate.Length(max=64))
+    actor = Text(validate=validate.Length(max=320),
                           metadata={"description": "A token id, a person id or a person's email"})
     outcome = fields.String(validate=validate.OneOf(["success", "failure"]))
-    idp = fields.String(validate=validate.Length(max=100))
+    idp = Text(validate=validate.Length(max=100))
 
 
 class HistoryArgs(PageArgs):

@@ -598,7 +598,7 @@ def decode_cursor(cursor, order):
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
         seq = data["s"]
-        if data["o"] != order or not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        if data["o"] != order or not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < 2 ** 63:
             raise ValueError
         return seq
     except (ValueError, TypeError, KeyError, UnicodeError, binascii.Error):
