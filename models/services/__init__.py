@@ -97,6 +97,7 @@ class Change:
         self.actor = actor
         self.events = []
         self.outcome_status = 200
+        self.after_commit = []
 
     def record(self, operation, target_type, target_id=None, target_name=None, before=None, after=None,
                quirks=()):
@@ -130,3 +131,25 @@ def mutation(workspace, actor, attempted=None):
                 for hook in _failure_hooks:
                     hook(change, error)
         raise
+    # Work that must not hold the transaction open (mail over SMTP) runs once it has committed.
+    for callback in change.after_commit:
+        callback()
+
+
+def mail_after_commit(change, to, subject, body, undo, what):
+    """Send a message once the mutation commits; if it cannot be delivered, undo(change) in a new mutation
+    (putting back what the first one changed, and recording that) and answer 503.
+
+    Sending inside the transaction would hold SQLite's write lock for the whole SMTP exchange (up to the
+    mail timeout) and stall every other writer."""
+    from ..mail import MailError, send_mail
+
+    def deliver():
+        try:
+            send_mail(to, subject, body)
+        except MailError as exc:
+            with mutation(change.workspace, change.actor, "mail.undelivered") as undo_change:
+                undo(undo_change)
+            raise UnavailableError(f"{what}; try again later. {exc}") from exc
+
+    change.after_commit.append(deliver)

@@ -9,10 +9,9 @@ from flask import current_app
 from ..access import Invitation
 from ..db import utcnow
 from ..directory import Member
-from ..mail import MailError, send_mail
 from ..privileges import NO_ACCESS
 from ..workspace import Workspace
-from . import ConflictError, InvalidError, NotFoundError, TooManyRequestsError, UnavailableError
+from . import ConflictError, InvalidError, NotFoundError, TooManyRequestsError, mail_after_commit
 from .members import add_member
 from .roles import resolve_env_roles, role_by_name
 from .tokens import hash_secret
@@ -57,17 +56,16 @@ def _throttle(workspace, email, exclude_id=None):
         raise TooManyRequestsError(f"{email} was invited less than 20 minutes ago", retry_after=max(1, wait + 1))
 
 
-def _send(workspace, inv, raw, inviter):
+def _mail(change, workspace, inv, raw, inviter, undo):
     link = f"{current_app.config['PUBLIC_URL']}/invitations/accept?token={raw}"
     who = inviter.email if inviter is not None else "An administrator"
-    try:
-        send_mail(inv.email, f"You are invited to {workspace.name} on Roster",
-                  f"{who} invited you to the workspace {workspace.name}.\n\nAccept: {link}\n\n"
-                  f"Or POST {{\"token\": \"{raw}\"}} to {current_app.config['PUBLIC_URL']}/api/v1/invitations/accept"
-                  f"\n\nThe link expires at {inv.expires_at:%Y-%m-%d %H:%M} UTC and works once.\n")
-    except MailError as exc:
-        # The invitation is rolled back with the mutation: nobody holds a link that was never sent.
-        raise UnavailableError(f"The invitation mail could not be sent; try again later. {exc}") from exc
+    # Nobody holds a link that was never sent: when delivery fails, undo puts the invitation back as it was.
+    mail_after_commit(
+        change, inv.email, f"You are invited to {workspace.name} on Roster",
+        f"{who} invited you to the workspace {workspace.name}.\n\nAccept: {link}\n\n"
+        f"Or POST {{\"token\": \"{raw}\"}} to {current_app.config['PUBLIC_URL']}/api/v1/invitations/accept"
+        f"\n\nThe link expires at {inv.expires_at:%Y-%m-%d %H:%M} UTC and works once.\n",
+        undo, "The invitation mail could not be sent")
 
 
 def create_invitation(change, workspace, email, env_roles, name="", inviter=None, access=None):
@@ -84,16 +82,27 @@ def create_invitation(change, workspace, email, env_roles, name="", inviter=None
     if Member.select().where(Member.workspace == workspace.id, Member.email_ci == email).exists():
         raise ConflictError(f"{email} is already a member")
     _throttle(workspace, email)
-    Invitation.update(status="revoked").where(Invitation.workspace == workspace.id, Invitation.email == email,
-                                              Invitation.status == "pending").execute()
+    superseded = [i.id for i in Invitation.select(Invitation.id).where(
+        Invitation.workspace == workspace.id, Invitation.email == email, Invitation.status == "pending")]
+    if superseded:
+        Invitation.update(status="revoked").where(Invitation.workspace == workspace.id,
+                                                  Invitation.id.in_(superseded)).execute()
     raw = secrets.token_urlsafe(32)
     hours = workspace.setting("invitations.expiry_hours") or 72
     inv = Invitation.create(workspace=workspace.id, email=email, name=name,
                             env_roles={env: (r.name if r else NO_ACCESS) for env, r in roles.items()},
                             inviter=inviter.id if inviter is not None else None, token_hash=hash_secret(raw),
                             expires_at=utcnow() + datetime.timedelta(hours=hours))
-    _send(workspace, inv, raw, inviter)
     change.record("invitation.sent", "invitation", inv.id, email, after={"email": email, "env_roles": inv.env_roles})
+
+    def undo(undo_change):
+        Invitation.delete().where(Invitation.workspace == workspace.id, Invitation.id == inv.id).execute()
+        if superseded:
+            Invitation.update(status="pending").where(Invitation.workspace == workspace.id,
+                                                      Invitation.id.in_(superseded)).execute()
+        undo_change.record("invitation.withdrawn", "invitation", inv.id, email,
+                           after={"reason": "the mail could not be delivered"})
+    _mail(change, workspace, inv, raw, inviter, undo)
     return inv
 
 
@@ -104,12 +113,18 @@ def resend_invitation(change, workspace, inv, inviter=None):
     _throttle(workspace, inv.email)
     raw = secrets.token_urlsafe(32)
     hours = workspace.setting("invitations.expiry_hours") or 72
+    previous = {"token_hash": inv.token_hash, "last_sent_at": inv.last_sent_at, "expires_at": inv.expires_at}
     inv.token_hash = hash_secret(raw)
     inv.last_sent_at = utcnow()
     inv.expires_at = utcnow() + datetime.timedelta(hours=hours)
     inv.save()
-    _send(workspace, inv, raw, inviter)
     change.record("invitation.resent", "invitation", inv.id, inv.email)
+
+    def undo(undo_change):
+        Invitation.update(**previous).where(Invitation.workspace == workspace.id, Invitation.id == inv.id).execute()
+        undo_change.record("invitation.resend_withdrawn", "invitation", inv.id, inv.email,
+                           after={"reason": "the mail could not be delivered"})
+    _mail(change, workspace, inv, raw, inviter, undo)
     return inv
 
 

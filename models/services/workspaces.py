@@ -11,11 +11,10 @@ from peewee import IntegrityError, fn
 from ..access import Invitation, OneTimeCode, Token
 from ..db import db, new_id, utcnow
 from ..directory import Group, GroupGrant, GroupMember, Member, MemberRole, Person, Role
-from ..mail import MailError, send_mail
 from ..privileges import SYSTEM_ROLES
 from ..workspace import ENVIRONMENTS, SETTINGS, Workspace, default_settings
 from . import (ConflictError, InvalidError, NotFoundError, PermissionDeniedError, TooManyRequestsError,
-               UnavailableError)
+               mail_after_commit)
 from .tokens import hash_secret
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -270,21 +269,29 @@ def request_deletion_code(change, workspace, person):
         wait = (CODE_RESEND_INTERVAL - (now - last.created_at)).total_seconds()
         raise TooManyRequestsError("A code was sent moments ago; wait before asking again",
                                    retry_after=max(1, int(wait) + 1))
-    OneTimeCode.update(used=True).where(OneTimeCode.workspace == workspace.id, OneTimeCode.person == person.id,
-                                        OneTimeCode.purpose == "workspace.delete",
-                                        OneTimeCode.used == False).execute()  # noqa: E712
+    superseded = [c.id for c in OneTimeCode.select(OneTimeCode.id).where(
+        OneTimeCode.workspace == workspace.id, OneTimeCode.person == person.id,
+        OneTimeCode.purpose == "workspace.delete", OneTimeCode.used == False)]  # noqa: E712
+    if superseded:
+        OneTimeCode.update(used=True).where(OneTimeCode.workspace == workspace.id,
+                                            OneTimeCode.id.in_(superseded)).execute()
     code = f"{secrets.randbelow(10 ** 8):08d}"
     otc = OneTimeCode.create(workspace=workspace.id, person=person.id, purpose="workspace.delete",
                              code_hash=hash_secret(f"{workspace.id}:{code}"), expires_at=now + CODE_TTL)
-    try:
-        send_mail(person.email, f"Confirm deleting workspace {workspace.name}",
-                  f"Someone (hopefully you) asked to delete the Roster workspace {workspace.name} "
-                  f"({workspace.slug}).\n\nConfirmation code: {code}\n\nIt expires in "
-                  f"{int(CODE_TTL.total_seconds() // 60)} minutes and works once. If you did not ask for this, "
-                  f"ignore this message.\n")
-    except MailError as exc:
-        raise UnavailableError(f"The code could not be mailed; try again later. {exc}") from exc
     change.record("workspace.deletion_code_sent", "workspace", workspace.id, workspace.slug)
+
+    def undo(undo_change):
+        OneTimeCode.delete().where(OneTimeCode.workspace == workspace.id, OneTimeCode.id == otc.id).execute()
+        if superseded:
+            OneTimeCode.update(used=False).where(OneTimeCode.workspace == workspace.id,
+                                                 OneTimeCode.id.in_(superseded)).execute()
+        undo_change.record("workspace.deletion_code_withdrawn", "workspace", workspace.id, workspace.slug,
+                           after={"reason": "the mail could not be delivered"})
+    mail_after_commit(change, person.email, f"Confirm deleting workspace {workspace.name}",
+                      f"Someone (hopefully you) asked to delete the Roster workspace {workspace.name} "
+                      f"({workspace.slug}).\n\nConfirmation code: {code}\n\nIt expires in "
+                      f"{int(CODE_TTL.total_seconds() // 60)} minutes and works once. If you did not ask for this, "
+                      f"ignore this message.\n", undo, "The code could not be mailed")
     return otc
 
 

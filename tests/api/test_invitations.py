@@ -176,6 +176,43 @@ def test_an_unreachable_mail_server_is_503_and_writes_nothing(world, mailbox, mo
     assert snapshot() == before
 
 
+
+def test_a_slow_mail_server_does_not_hold_up_other_writes(world, mailbox, monkeypatch):
+    """Mail goes out after the commit: while an invitation waits on SMTP, another write goes through at once
+    (on SQLite the write lock would otherwise be held for the whole SMTP exchange)."""
+    import socket
+    import threading
+    import time
+    mailer = world.app.extensions["roster.mailer"]
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(5)  # accepts connections but never greets: the SMTP client waits for its timeout
+    monkeypatch.setattr(mailer, "port", silent.getsockname()[1])
+    monkeypatch.setattr(mailer, "timeout", 3)
+    before = snapshot()
+    result = {}
+
+    def invite():
+        result["invite"] = world.c.owner.post(world.base + "/invitations", json={"email": "slow@x.test"})
+    thread = threading.Thread(target=invite)
+    try:
+        thread.start()
+        time.sleep(0.5)  # the invitation is committed and its mail is waiting on the silent server
+        started = time.monotonic()
+        other = world.c.admin.post(world.base + "/roles", json={"name": "Auditor", "privileges": ["audit:read"]})
+        elapsed = time.monotonic() - started
+        thread.join(10)
+    finally:
+        silent.close()
+    assert other.status_code == 201, other.get_json()
+    assert elapsed < 1.5, elapsed
+    assert result["invite"].status_code == 503
+    with db.connection_context():
+        assert not Invitation.select().where(Invitation.email == "slow@x.test").exists()
+    after = snapshot()
+    assert {k: v for k, v in after.items() if k != "role"} == {k: v for k, v in before.items() if k != "role"}
+
+
 # -- list, read, revoke ----------------------------------------------------------------------------------------
 
 def test_list_and_read_invitations(world, mailbox):
