@@ -111,7 +111,10 @@ def set_roles(change, workspace, member, env_roles, access=None):
 def privileges_report(workspace, member):
     """Return per environment the effective privileges and where each comes from."""
     sources = privilege_sources(member)
-    group_names = dict(Group.select(Group.id, Group.display_name).where(Group.workspace == workspace.id).tuples())
+    group_ids = {src["group_id"] for entries in sources.values() for _, src in entries if src.get("group_id")}
+    group_names = dict(Group.select(Group.id, Group.display_name)
+                       .where(Group.workspace == workspace.id, Group.id.in_(list(group_ids))).tuples()) \
+        if group_ids else {}
     report = []
     for env in workspace.environments:
         entries = sources.get(env, [])

@@ -248,3 +248,22 @@ def test_the_events_endpoints_are_in_the_openapi_description(client):
         assert path in spec["paths"], path
     params = {p["name"] for p in spec["paths"]["/api/v1/workspaces/{ws}/events"]["get"]["parameters"]}
     assert {"from", "to", "operation", "actor", "outcome", "idp", "cursor", "limit"} <= params
+
+
+def test_deleting_a_workspace_takes_its_whole_log_even_with_logging_off(setup, app):
+    from models.events import (ProvisioningChain, ProvisioningCheckpoint, ProvisioningEvent,
+                               ProvisioningEventRef)
+    from models.services import audit
+    from models.services import workspaces as ws_svc
+    tables = (ProvisioningEvent, ProvisioningEventRef, ProvisioningCheckpoint, ProvisioningChain)
+    with connected():
+        factories.make_member(setup.workspace, "jane@acme.test", {"prod": "Readonly"})
+        assert ProvisioningEvent.select().where(ProvisioningEvent.workspace_id == setup.workspace.id).exists()
+        audit.set_enabled(False)
+        try:
+            with app.app_context(), mutation(setup.workspace, factories.CLI) as change:
+                ws_svc.delete_workspace(change, setup.workspace)
+        finally:
+            audit.set_enabled(True)
+        for model in tables:
+            assert not model.select().where(model.workspace_id == setup.workspace.id).exists(), model
