@@ -46,7 +46,7 @@ def list_invitations(workspace, status=None):
     return list(query.order_by(Invitation.created_at.desc()))
 
 
-def _throttle(workspace, email, exclude_id=None):
+def _throttle(workspace, email):
     """One invitation mail per email and workspace per 20 minutes (429 with Retry-After)."""
     query = Invitation.select().where(Invitation.workspace == workspace.id, Invitation.email == email,
                                       Invitation.last_sent_at > utcnow() - THROTTLE)

@@ -3,14 +3,11 @@
 from peewee import fn
 
 from ..db import contains_ci, utcnow
-from ..directory import Group, GroupGrant, GroupMember, Member, MemberRole, Person, Role
+from ..directory import Group, GroupGrant, GroupMember, Member, MemberRole, Role
 from ..privileges import NO_ACCESS
 from . import ConflictError, InvalidError, NotFoundError
 from .authz import privilege_sources
 from .roles import resolve_env_roles
-
-MAX_PAGE_SIZE = 200
-
 
 def get_member(workspace, member_id):
     """Return a member of the workspace or raise NotFoundError."""
@@ -177,7 +174,7 @@ def find_owner(workspace):
     return Member.get_or_none(Member.workspace == workspace.id, Member.is_owner == True)  # noqa: E712
 
 
-def add_member(change, workspace, person, env_roles, status="active", display_name=None):
+def add_member(change, workspace, person, env_roles, status="active", display_name=None, is_owner=False):
     """Create a membership for `person` with direct roles {environment: Role or None}."""
     if Member.select().where(Member.workspace == workspace.id, Member.person == person.id).exists():
         raise ConflictError(f"{person.email} is already a member")
@@ -185,7 +182,7 @@ def add_member(change, workspace, person, env_roles, status="active", display_na
         raise ConflictError(f"A member with userName {person.email} already exists")
     member = Member.create(workspace=workspace.id, person=person.id, user_name=person.email,
                            user_name_ci=person.email, email_ci=person.email,
-                           display_name=display_name or person.name or None, status=status,
+                           display_name=display_name or person.name or None, status=status, is_owner=is_owner,
                            attributes={"userName": person.email, "emails": [
                                {"value": person.email, "type": "work", "primary": True}]})
     granted = {}
@@ -193,11 +190,6 @@ def add_member(change, workspace, person, env_roles, status="active", display_na
         if role is not None:
             MemberRole.create(workspace=workspace.id, member=member.id, environment=env, role=role.id)
             granted[env] = role.name
-    change.record("member.added", "user", member.id, member.user_name, after={"roles": granted})
+    change.record("member.added", "user", member.id, member.user_name,
+                  after=dict({"owner": True} if is_owner else {}, roles=granted))
     return member
-
-
-def persons_by_id(ids):
-    """Return {person_id: Person} for the ids."""
-    return {p.id: p for p in Person.select().where(Person.id.in_(list(ids)))} if ids else {}
-

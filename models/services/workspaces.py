@@ -15,6 +15,7 @@ from ..privileges import SYSTEM_ROLES
 from ..workspace import ENVIRONMENTS, SETTINGS, Workspace, default_settings
 from . import (ConflictError, InvalidError, NotFoundError, PermissionDeniedError, TooManyRequestsError,
                mail_after_commit)
+from .members import add_member, find_owner
 from .tokens import hash_secret
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -64,12 +65,10 @@ def get_or_create_person(email, name=""):
     return person if inserted == 1 else Person.get(Person.email == email)
 
 
-def _unique_slug(base, exclude_id=None):
+def _unique_slug(base):
     candidate, n = base, 1
     while True:
         query = Workspace.select().where(Workspace.slug == candidate)
-        if exclude_id:
-            query = query.where(Workspace.id != exclude_id)
         if not query.exists():
             return candidate
         n += 1
@@ -123,18 +122,6 @@ def seed_system_roles(workspace):
     return roles
 
 
-def add_owner(workspace, person, roles):
-    """Make `person` the owner: a member with Admin in every environment."""
-    member = Member.create(workspace=workspace.id, person=person.id, user_name=person.email,
-                           user_name_ci=person.email, email_ci=person.email, display_name=person.name or None,
-                           status="active", is_owner=True,
-                           attributes={"userName": person.email, "emails": [
-                               {"value": person.email, "type": "work", "primary": True}]})
-    for env in workspace.environments:
-        MemberRole.create(workspace=workspace.id, member=member.id, environment=env, role=roles["Admin"].id)
-    return member
-
-
 def create_workspace(change, name, owner, slug=None, logo_url=None, environments=None, settings=None):
     """Create a workspace with its system roles and `owner` (a Person) as the owning Admin."""
     if not isinstance(name, str) or not name.strip() or len(name) > NAME_MAX:
@@ -155,11 +142,9 @@ def create_workspace(change, name, owner, slug=None, logo_url=None, environments
         raise ConflictError(f"Slug {slug} is already taken", errors={"slug": ["Already taken"]})
     change.workspace = workspace
     roles = seed_system_roles(workspace)
-    owner_member = add_owner(workspace, owner, roles)
     change.record("workspace.created", "workspace", workspace.id, workspace.slug,
                   after={"name": workspace.name, "slug": slug, "environments": envs})
-    change.record("member.added", "user", owner_member.id, owner_member.user_name,
-                  after={"owner": True, "roles": {env: "Admin" for env in envs}})
+    add_member(change, workspace, owner, {env: roles["Admin"] for env in envs}, is_owner=True)
     return workspace
 
 
@@ -191,7 +176,7 @@ def update_workspace(change, workspace, data):
         workspace.environments = envs
         if added:
             # The owner keeps administering every environment.
-            owner = Member.get_or_none(Member.workspace == workspace.id, Member.is_owner == True)  # noqa: E712
+            owner = find_owner(workspace)
             admin = Role.get(Role.workspace == workspace.id, Role.name_ci == "admin")
             for env in added:
                 if owner is not None:
