@@ -41,6 +41,15 @@ class BaseModel(Model):
         database = db
         legacy_table_names = False
 
+    def _pk_expr(self):
+        # save() and delete_instance() of a tenant row also name its workspace, so every write filters on
+        # workspace_id (PRODUCT.md: the schema stays distributable by workspace).
+        expr = super()._pk_expr()
+        field = self._meta.fields.get("workspace") or self._meta.fields.get("workspace_id")
+        if field is not None and field is not self._meta.primary_key:
+            expr &= field == self.__data__.get(field.name)
+        return expr
+
 
 POOL = {"max_connections": 32, "stale_timeout": 300}
 

@@ -66,5 +66,5 @@ def replace_grants(change, workspace, group, env_roles, access=None):
     after = grants_of(workspace, group)
     if before != after:
         change.record("group.grants_changed", "group", group.id, group.display_name, before=before, after=after)
-        Group.update(updated_at=utcnow()).where(Group.id == group.id).execute()
+        Group.update(updated_at=utcnow()).where(Group.workspace == workspace.id, Group.id == group.id).execute()
     return after

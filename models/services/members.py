@@ -87,7 +87,8 @@ def set_roles(change, workspace, member, env_roles, access=None):
     if member.is_owner and any(r is None or r.name != "Admin" for r in wanted.values()):
         raise ConflictError("The owner cannot be demoted; transfer ownership first")
     for env, role in wanted.items():
-        MemberRole.delete().where(MemberRole.member == member.id, MemberRole.environment == env).execute()
+        MemberRole.delete().where(MemberRole.workspace == workspace.id, MemberRole.member == member.id,
+                                  MemberRole.environment == env).execute()
         if role is not None:
             MemberRole.create(workspace=workspace.id, member=member.id, environment=env, role=role.id)
     after = env_role_map(workspace, member)
@@ -159,11 +160,12 @@ def transfer_ownership(change, workspace, current_owner, new_owner_id):
         raise ConflictError("Ownership can only go to an active member")
     admin = Role.get(Role.workspace == workspace.id, Role.name_ci == "admin")
     for env in workspace.environments:
-        MemberRole.delete().where(MemberRole.member == new_owner.id, MemberRole.environment == env).execute()
+        MemberRole.delete().where(MemberRole.workspace == workspace.id, MemberRole.member == new_owner.id,
+                                  MemberRole.environment == env).execute()
         MemberRole.create(workspace=workspace.id, member=new_owner.id, environment=env, role=admin.id)
-    Member.update(is_owner=False).where(Member.id == current_owner.id).execute()
+    Member.update(is_owner=False).where(Member.workspace == workspace.id, Member.id == current_owner.id).execute()
     Member.update(is_owner=True, version=Member.version + 1, updated_at=utcnow()).where(
-        Member.id == new_owner.id).execute()
+        Member.workspace == workspace.id, Member.id == new_owner.id).execute()
     change.record("member.ownership_transferred", "user", new_owner.id, new_owner.user_name,
                   before={"owner": current_owner.id}, after={"owner": new_owner.id})
     return new_owner

@@ -301,7 +301,8 @@ def check_deletion_code(workspace, person, code):
         if otc.attempts >= CODE_MAX_ATTEMPTS:
             raise InvalidError("Too many wrong codes: request a new one", errors={"code": ["Too many attempts"]})
         ok = hmac.compare_digest(otc.code_hash, hash_secret(f"{workspace.id}:{code.strip()}"))
-        OneTimeCode.update(attempts=OneTimeCode.attempts + 1, used=ok).where(OneTimeCode.id == otc.id).execute()
+        OneTimeCode.update(attempts=OneTimeCode.attempts + 1, used=ok).where(
+            OneTimeCode.workspace == workspace.id, OneTimeCode.id == otc.id).execute()
     if not ok:
         raise InvalidError("Wrong code", errors={"code": ["Does not match"]})
 
