@@ -214,6 +214,7 @@ def demo(slug, owner_email):
         ws = Workspace.get_or_none(Workspace.slug == slug)
         if ws is None:
             ws = create_workspace(change, "Demo", person, slug=slug, environments=["dev", "test", "prod"])
+        change.workspace = ws  # so the token events land in the demo workspace's log
         _, admin_raw = create_personal_token(change, person, "make run")
         _, scim_raw = create_service_token(change, ws, ["scim"], "make run")
     base = current_app.config["PUBLIC_URL"]

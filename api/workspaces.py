@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 
 from models.services import mutation
 from models.services import workspaces as svc
-from models.workspace import Workspace
+from models.workspace import Workspace, default_settings
 
 from .auth import authenticate_request, current_actor, require_person, workspace_access
 from .schemas import (BulkResultSchema, BulkWorkspaceSchema, CloneSchema, DeleteWorkspaceSchema,
@@ -120,7 +120,7 @@ class Settings(MethodView):
     def get(self, ws):
         """Read the workspace settings."""
         workspace, _ = workspace_access(ws, "workspace:read")
-        return {"settings": svc.validate_settings({}, base=workspace.settings)}
+        return {"settings": {**default_settings(), **(workspace.settings or {})}}
 
     @blp.arguments(SettingsSchema)
     @blp.response(200, SettingsSchema)

@@ -15,7 +15,9 @@ READ_PRIVILEGES = frozenset(p for p in ALL_PRIVILEGES if p.endswith(":read"))
 
 NO_ACCESS = "NoAccess"
 
-# System roles exist in every workspace and cannot be edited or deleted.
+# System roles exist in every workspace and cannot be edited or deleted. Member and Readonly hold the same
+# catalogue privileges: the catalogue covers administration only, where both read; a Member's extra ("use all
+# features, manage own tokens") is personal tokens, which belong to the person, not to a workspace privilege.
 SYSTEM_ROLES = {
     "Admin": ("Everything, including members, settings and SSO", ALL_PRIVILEGES),
     "Member": ("Use all features and manage own tokens", READ_PRIVILEGES - {"audit:read"}),
