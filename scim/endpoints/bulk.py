@@ -37,6 +37,8 @@ class _Operation:
         self.path = _get(raw, "path")
         self.data = _get(raw, "data")
         self.version = _get(raw, "version")
+        # Only a non-empty string names anything; a list or object bulkId is refused by _attempt.
+        self.defines_bulk_id = self.method == "POST" and isinstance(self.bulk_id, str) and bool(self.bulk_id)
         self.references = set()
         _collect(self.path, self.references)
         _collect(self.data, self.references)
@@ -118,7 +120,7 @@ def process(raw_operations, fail_on_errors):
     ops = [_Operation(i, raw) for i, raw in enumerate(raw_operations)]
     defined = {}
     for op in ops:
-        if op.method == "POST" and isinstance(op.bulk_id, str) and op.bulk_id:
+        if op.defines_bulk_id:
             if op.bulk_id in defined:
                 raise InvalidValueError(f"bulkId {op.bulk_id} is used by more than one operation")
             defined[op.bulk_id] = op
@@ -147,7 +149,7 @@ def process(raw_operations, fail_on_errors):
             results[op.index] = entry
             if not entry["status"].startswith("2"):
                 errors += 1
-                if op.method == "POST" and op.bulk_id:
+                if op.defines_bulk_id:
                     failed.add(op.bulk_id)
                 if fail_on_errors and errors >= fail_on_errors:
                     return [results[i] for i in sorted(results)]
@@ -157,7 +159,7 @@ def process(raw_operations, fail_on_errors):
 def _attempt(op, ids, failed, defined, waiting, base):
     if op.method not in METHODS:
         raise InvalidSyntaxError(f"Bulk method must be one of {', '.join(METHODS)}")
-    if op.method == "POST" and not (isinstance(op.bulk_id, str) and op.bulk_id):
+    if op.method == "POST" and not op.defines_bulk_id:
         raise InvalidSyntaxError("A bulk POST needs a bulkId (RFC 7644 §3.7)")
     unknown = sorted(ref for ref in op.references if ref not in defined)
     if unknown:
