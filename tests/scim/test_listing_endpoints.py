@@ -170,3 +170,20 @@ def test_pages_past_the_middle_match_the_forward_order(workspace_setup):
             assert r.json["totalResults"] == total
             assert names(r) == forward[start - 1:start - 1 + count], (start, count)
             assert r.json["itemsPerPage"] == len(forward[start - 1:start - 1 + count])
+
+
+@pytest.mark.parametrize("instant", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_datetime_filter_beyond_the_calendar_is_400_invalid_filter(workspace_setup, instant):
+    c = workspace_setup.scim_client
+    r = c.get("/scim/v2/Users", query_string={"filter": f'meta.created gt "{instant}"'})
+    assert r.status_code == 400, r.data[:300]
+    assert r.json["scimType"] == "invalidFilter"
+
+
+@pytest.mark.parametrize("instant", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"])
+def test_datetime_filter_at_the_calendar_edges_works(people, instant):
+    c, _ = people
+    r = c.get("/scim/v2/Users", query_string={"filter": f'meta.created gt "{instant}"'})
+    assert r.status_code == 200, r.data[:300]
+    everyone = c.get("/scim/v2/Users").json["totalResults"]
+    assert r.json["totalResults"] == (everyone if instant.startswith("0001") else 0)
