@@ -34,11 +34,12 @@ def _integer(source, key, default):
     value = _get(source, key)
     if value is None or value == "":
         return default
-    if isinstance(value, bool):
-        raise InvalidValueError(f"{key} must be an integer")
+    # RFC 7644 §3.4.2.4: startIndex and count are integers; 2.0 is one, 1.9 and 1e400 (infinity) are not.
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise InvalidValueError(f"{key} must be an integer, not {value!r}")
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InvalidValueError(f"{key} must be an integer, not {value!r}") from None
 
 

@@ -187,3 +187,19 @@ def test_datetime_filter_at_the_calendar_edges_works(people, instant):
     assert r.status_code == 200, r.data[:300]
     everyone = c.get("/scim/v2/Users").json["totalResults"]
     assert r.json["totalResults"] == (everyone if instant.startswith("0001") else 0)
+
+
+@pytest.mark.parametrize("key, value", [("startIndex", "1e400"), ("count", "-1e400"), ("count", "1.9"),
+                                        ("startIndex", "1.5"), ("count", "NaN")])
+def test_search_paging_numbers_that_are_not_integers_are_400(workspace_setup, key, value):
+    c = workspace_setup.scim_client
+    raw = '{"schemas": ["%s"], "%s": %s}' % (SEARCH, key, value)
+    r = c.post("/scim/v2/Users/.search", data=raw, content_type="application/scim+json")
+    assert r.status_code == 400, r.data[:300]
+    assert r.json["scimType"] == "invalidValue"
+
+
+def test_search_paging_accepts_integral_floats(people):
+    c, _ = people
+    r = c.post("/scim/v2/Users/.search", json={"schemas": [SEARCH], "startIndex": 2.0, "count": 1.0})
+    assert r.status_code == 200 and r.json["startIndex"] == 2 and r.json["itemsPerPage"] == 1
