@@ -99,19 +99,23 @@ def restrict(node, resource_type):
     return node
 
 
-def _criteria(resource_type, search, root=False):
-    """Return (where, order) for one resource type; where is False when nothing of the type can match."""
-    rmap = resource_map(resource_type)
+def _where(resource_type, search, root=False):
+    """Return the compiled filter of one resource type; False when nothing of the type can match."""
     node = search.filter
     if node is not None and root:
         node = restrict(node, resource_type)
         if node is True:
             node = None
         elif node is False:
-            return False, None
-    where = compile_filter(node, rmap) if node is not None else None
-    order = order_by(search.sort_by, rmap, search.descending)[:-1] if search.sort_by else None
-    return where, order
+            return False
+    return compile_filter(node, resource_map(resource_type)) if node is not None else None
+
+
+def _order(resource_type, search):
+    """Return the sortBy terms of one resource type (without the id tiebreak), or None for the default."""
+    if not search.sort_by:
+        return None
+    return order_by(search.sort_by, resource_map(resource_type), search.descending)[:-1]
 
 
 def _render(resource_type, rows, search):
@@ -128,18 +132,32 @@ def run_search(resource_types, search):
     root = len(resource_types) > 1
     for resource_type in resource_types:
         try:
-            plans.append((resource_type, *_criteria(resource_type, search, root)))
+            where = _where(resource_type, search, root)
         except (InvalidFilterError, InvalidValueError) as error:
             if not root:
                 raise
-            first_error = first_error or error
+            first_error, where = first_error or error, False
+        plans.append([resource_type, where, None])
     if search.filter is not None and root and all(where is False for _, where, _ in plans):
         raise first_error or InvalidFilterError("The filter names no attribute of any resource type")
+    # A root search sorts each type by the attribute when it has it; a type without it keeps the default
+    # order (its values are all missing, and missing sorts last). Only an attribute no type has is a 400.
+    sort_error = None
+    for plan in plans:
+        try:
+            plan[2] = _order(plan[0], search)
+        except (InvalidFilterError, InvalidValueError) as error:
+            if not root:
+                raise
+            sort_error = sort_error or error
+            plan[2] = False
+    if sort_error is not None and all(order is False for _, _, order in plans):
+        raise sort_error
     resources, total = [], 0
     for resource_type, where, order in plans:
         if where is False:
             continue
-        type_total, rows = repository.list_page(g.workspace, resource_type, where, order,
+        type_total, rows = repository.list_page(g.workspace, resource_type, where, order or None,
                                                 offset=max(0, offset - total), limit=limit - len(resources))
         if offset < total + type_total and rows:
             resources.extend(_render(resource_type, rows, search))

@@ -203,3 +203,20 @@ def test_search_paging_accepts_integral_floats(people):
     c, _ = people
     r = c.post("/scim/v2/Users/.search", json={"schemas": [SEARCH], "startIndex": 2.0, "count": 1.0})
     assert r.status_code == 200 and r.json["startIndex"] == 2 and r.json["itemsPerPage"] == 1
+
+
+def test_root_search_sort_by_an_attribute_one_type_lacks_keeps_both_types(people):
+    c, _ = people
+    c.post("/scim/v2/Groups", json={"displayName": "Eng"})
+    everyone = c.get("/scim/v2/Users").json["totalResults"] + 1
+    r = c.post("/scim/v2/.search", json={"schemas": [SEARCH], "sortBy": "userName"})
+    assert r.status_code == 200 and r.json["totalResults"] == everyone
+    users = [x["userName"] for x in r.json["Resources"] if x["meta"]["resourceType"] == "User"]
+    assert users == sorted(users) and r.json["Resources"][-1]["displayName"] == "Eng"
+    r = c.post("/scim/v2/.search", json={"schemas": [SEARCH], "sortBy": "displayName",
+                                         "sortOrder": "descending"})
+    assert r.status_code == 200 and r.json["totalResults"] == everyone
+    r = c.post("/scim/v2/.search", json={"schemas": [SEARCH], "sortBy": "bogus"})
+    assert r.status_code == 400 and r.json["scimType"] == "invalidValue"
+    r = c.post("/scim/v2/Groups/.search", json={"schemas": [SEARCH], "sortBy": "userName"})
+    assert r.status_code == 400 and r.json["scimType"] == "invalidValue"
