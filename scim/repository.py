@@ -82,7 +82,8 @@ def _conflict(message):
 # Reads ------------------------------------------------------------------------------------------------------
 
 def _valid_id(value):
-    return isinstance(value, str) and 0 < len(value) <= ID_MAX
+    # No id holds NUL, and PostgreSQL cannot even compare a string with one.
+    return isinstance(value, str) and 0 < len(value) <= ID_MAX and "\x00" not in value
 
 
 def _get_row(model, label, workspace, row_id, lock):

@@ -137,6 +137,9 @@ def normalize_scalar(attr, value, recorder, label):
         raise InvalidValueError(f"Attribute '{label}' must be base64-encoded binary data")
     if kind in (schema.STRING, schema.REFERENCE):
         if isinstance(value, str):
+            if "\x00" in value:
+                # PostgreSQL cannot store NUL in text; no SCIM string needs one.
+                raise InvalidValueError(f"Attribute '{label}' must not contain NUL characters")
             return value
         raise InvalidValueError(f"Attribute '{label}' must be a string")
     raise InvalidValueError(f"Attribute '{label}' must be an object")
