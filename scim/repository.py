@@ -359,7 +359,8 @@ def _apply_roles(change, workspace, member, wanted, current=None):
             continue
         changed = True
         if old:
-            MemberRole.delete().where(MemberRole.member == member.id, MemberRole.environment == env).execute()
+            MemberRole.delete().where(MemberRole.member == member.id, MemberRole.environment == env,
+                                      tenant_filter(MemberRole.workspace, workspace.id)).execute()
             change.record("role.revoked", "user", member.id, member.user_name,
                           before={"environment": env, "role": old[1]})
         if role:
@@ -405,15 +406,20 @@ def _columns(stored, email):
             "email_ci": email}
 
 
-def _save(row, **fields):
-    """Save a row, turning a unique-index race into 409 uniqueness."""
+def _save(row, clash, **fields):
+    """Write `fields` of a workspace's row in one UPDATE that keeps the workspace filter (PRODUCT.md: Citus).
+
+    A unique-index race is 409 uniqueness with the detail `clash`; the row object is updated on success.
+    """
+    model = type(row)
     try:
         with db.atomic():
-            for key, value in fields.items():
-                setattr(row, key, value)
-            row.save()
+            model.update(**fields).where(model.id == row.id,
+                                         tenant_filter(model.workspace, row.workspace_id)).execute()
     except IntegrityError:
-        raise UniquenessError("A resource with that userName or displayName already exists") from None
+        raise UniquenessError(clash) from None
+    for key, value in fields.items():
+        setattr(row, key, value)
 
 
 def create_user(workspace, actor, body, options):
@@ -489,8 +495,8 @@ def _update_user(change, workspace, member, before_doc, new_doc, quirks, roles_g
     if changed:
         if unassigned:
             stored[mapping.ACTIVE_UNASSIGNED] = None
-        _save(member, attributes=stored, version=member.version + 1, updated_at=utcnow(),
-              **_columns(stored, email))
+        _save(member, f"A User with userName {stored['userName']} already exists", attributes=stored,
+              status=member.status, version=member.version + 1, updated_at=utcnow(), **_columns(stored, email))
     return member
 
 
@@ -690,7 +696,8 @@ def _check_group_name(workspace, name, group_id=None):
 def _bump(group):
     """Advance the group's version and lastModified after a membership change, in one UPDATE."""
     now = utcnow()
-    Group.update(version=Group.version + 1, updated_at=now).where(Group.id == group.id).execute()
+    Group.update(version=Group.version + 1, updated_at=now).where(
+        Group.id == group.id, tenant_filter(Group.workspace, group.workspace_id)).execute()
     group.version += 1
     group.updated_at = now
 
@@ -731,14 +738,7 @@ def _update_group_doc(change, workspace, group, old, new, quirks):
     if rest_before or rest_after:
         change.record("group.updated", "group", group.id, new["displayName"], before=rest_before,
                       after=rest_after, quirks=quirks)
-    group.attributes = new
-    for key, value in columns.items():
-        setattr(group, key, value)
-    try:
-        with db.atomic():
-            group.save()
-    except IntegrityError:
-        raise UniquenessError(f"A Group with displayName {new['displayName']} already exists") from None
+    _save(group, f"A Group with displayName {new['displayName']} already exists", attributes=new, **columns)
     return True
 
 
