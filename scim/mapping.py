@@ -35,6 +35,13 @@ def etag(version):
     return f'W/"{version}"'
 
 
+def etag_matches(header, version):
+    """Tell whether an If-Match/If-None-Match header names `version` or is `*` (RFC 7232 §3.1-3.2, weakly)."""
+    current = etag(version).removeprefix("W/")
+    tags = [t.strip() for t in header.split(",")]
+    return "*" in tags or any(t.removeprefix("W/") == current for t in tags)
+
+
 def user_location(base_url, member_id):
     """Return the absolute URL of a User."""
     return f"{base_url}{USERS_PATH}/{member_id}"

@@ -261,18 +261,8 @@ def _not_in(column, ids):
 
 def _check_if_match(row, if_match):
     """Raise 412 unless If-Match names the current version or is `*` (RFC 7644 §3.14, RFC 7232 §3.1)."""
-    if not if_match:
-        return
-    current = mapping.etag(row.version)
-    tags = [t.strip() for t in if_match.split(",")]
-    if "*" in tags:
-        return
-    if not any(_weak(t) == _weak(current) for t in tags):
-        raise PreconditionFailedError(f"The resource is at version {current}, not {if_match}")
-
-
-def _weak(tag):
-    return tag[2:] if tag.startswith("W/") else tag
+    if if_match and not mapping.etag_matches(if_match, row.version):
+        raise PreconditionFailedError(f"The resource is at version {mapping.etag(row.version)}, not {if_match}")
 
 
 def _check_length(label, value):

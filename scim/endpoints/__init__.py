@@ -13,7 +13,7 @@ from models.services import ServiceError
 from .. import auth
 from ..constants import BULK_MAX_PAYLOAD_SIZE, MAX_RESULTS
 from ..errors import InvalidSyntaxError, PayloadTooLargeError, ScimError
-from ..mapping import Projection, etag
+from ..mapping import Projection, etag, etag_matches
 from ..repository import Options, _service_error
 from ..responses import not_modified, scim_error_response
 
@@ -115,12 +115,8 @@ def _get(source, key):
 def not_modified_response(row):
     """Return 304 when If-None-Match names the current version (RFC 7644 §3.14), else None."""
     header = request.headers.get("If-None-Match")
-    if not header:
-        return None
-    current = etag(row.version)
-    tags = [t.strip() for t in header.split(",")]
-    if "*" in tags or any(t.removeprefix("W/") == current.removeprefix("W/") for t in tags):
-        return not_modified(current)
+    if header and etag_matches(header, row.version):
+        return not_modified(etag(row.version))
     return None
 
 
