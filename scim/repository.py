@@ -149,16 +149,6 @@ def roles_and_groups_of(workspace, member_ids, roles=True, groups=True):
     return env_roles, memberships
 
 
-def env_roles_of(workspace, member_ids):
-    """Return {member_id: {environment: role name}}."""
-    return roles_and_groups_of(workspace, member_ids, groups=False)[0]
-
-
-def groups_of(workspace, member_ids):
-    """Return {member_id: [(group id, displayName)]} ordered by displayName."""
-    return roles_and_groups_of(workspace, member_ids, roles=False)[1]
-
-
 def manager_names(workspace, members):
     """Return {manager id: display name} for the managers the members reference."""
     ids = set()
@@ -328,15 +318,26 @@ def _resolve_roles(workspace, roles):
         raise InvalidValueError(error.message) from None
 
 
+def _direct_roles(workspace, member):
+    """Return the member's direct roles as {environment: (role id, role name)}."""
+    return {env: (role_id, name) for env, role_id, name in
+            MemberRole.select(MemberRole.environment, Role.id, Role.name).join(Role)
+            .where(MemberRole.member == member.id, MemberRole.workspace == workspace.id).tuples()}
+
+
+def _user_before(workspace, member):
+    """Return (SCIM document, direct roles) of a member about to be updated: its roles read once."""
+    current = _direct_roles(workspace, member)
+    return mapping.user_document(member, {env: name for env, (_, name) in current.items()}), current
+
+
 def _apply_roles(change, workspace, member, wanted, current=None):
     """Make the member's direct roles `wanted`; record role.granted/role.revoked. Return True if changed.
 
     `current` ({environment: (role id, name)}) may be given when known (a new member has none).
     """
     if current is None:
-        current = {env: (role_id, name) for env, role_id, name in
-                   MemberRole.select(MemberRole.environment, Role.id, Role.name).join(Role)
-                   .where(MemberRole.member == member.id, MemberRole.workspace == workspace.id).tuples()}
+        current = _direct_roles(workspace, member)
     if not wanted and not current:
         return False
     if member.is_owner and any(role is None or role.name != "Admin" for role in wanted.values()):
@@ -369,14 +370,19 @@ def _split_user_doc(doc):
     return stored, active, roles
 
 
-def _check_user_doc(workspace, stored, member_id=None, check_unique=True):
+def _manager_id(stored):
+    manager = stored.get(ENTERPRISE_USER_SCHEMA, {}).get("manager")
+    return manager.get("value") if isinstance(manager, dict) else None
+
+
+def _check_user_doc(workspace, stored, member_id=None, check_unique=True, old_stored=None):
+    """Check lengths, the manager (only when it changed from `old_stored`) and userName; return the email."""
     for label in ("userName", "externalId", "displayName"):
         _check_length(label, stored.get(label))
     email = _primary_email(stored)
     _check_length("emails.value", email)
-    manager = stored.get(ENTERPRISE_USER_SCHEMA, {}).get("manager")
-    if isinstance(manager, dict) and manager.get("value") is not None:
-        manager_id = manager["value"]
+    manager_id = _manager_id(stored)
+    if manager_id is not None and (old_stored is None or manager_id != _manager_id(old_stored)):
         if not _valid_id(manager_id) or not Member.select().where(
                 Member.workspace == workspace.id, Member.id == manager_id).exists():
             raise InvalidValueError(f"The manager {manager_id} is not a User of this workspace")
@@ -441,13 +447,17 @@ def create_user(workspace, actor, body, options):
     return member
 
 
-def _update_user(change, workspace, member, before_doc, new_doc, quirks, roles_given):
-    """Write a user's new document, status and roles; record what changed."""
+def _update_user(change, workspace, member, before_doc, new_doc, quirks, roles_given, current_roles):
+    """Write a user's new document, status and roles; record what changed.
+
+    `current_roles` ({environment: (role id, name)}) are the direct roles `before_doc` was built from.
+    """
     stored, active, roles = _split_user_doc(new_doc)
     old_stored, old_active, _ = _split_user_doc(before_doc)
     check_immutable(USER, old_stored, stored)
     email = _check_user_doc(workspace, stored, member.id,
-                            check_unique=stored["userName"].lower() != member.user_name_ci)
+                            check_unique=stored["userName"].lower() != member.user_name_ci,
+                            old_stored=old_stored)
     changed = False
     # A PATCH removing `active` leaves it unassigned (RFC 7644 §3.5.2.2): Roster reads that as "not
     # suspended" and stops returning it until a write assigns it again. PUT keeps the current state.
@@ -480,7 +490,8 @@ def _update_user(change, workspace, member, before_doc, new_doc, quirks, roles_g
         change.record("user.updated", "user", member.id, stored["userName"], before=before, after=after,
                       quirks=quirks)
         changed = True
-    if roles_given and _apply_roles(change, workspace, member, _resolve_roles(workspace, roles)):
+    if roles_given and _apply_roles(change, workspace, member, _resolve_roles(workspace, roles),
+                                    current=current_roles):
         changed = True
     if changed:
         if unassigned:
@@ -498,10 +509,10 @@ def replace_user(workspace, actor, member_id, body, options):
     with mutation(workspace, actor, "user.updated") as change:
         member = get_member(workspace, member_id, lock=True)
         _check_if_match(member, options.if_match)
-        before = mapping.user_document(member, env_roles_of(workspace, [member.id])[member.id])
+        before, current_roles = _user_before(workspace, member)
         if "active" not in doc and "active" in before:
             doc["active"] = before["active"]
-        _update_user(change, workspace, member, before, doc, quirks, roles_given)
+        _update_user(change, workspace, member, before, doc, quirks, roles_given, current_roles)
         _record_attempt(change, "user.updated", "user", member.id, member.user_name, quirks)
     return member
 
@@ -512,14 +523,15 @@ def patch_user(workspace, actor, member_id, operations, options):
     with mutation(workspace, actor, "user.updated") as change:
         member = get_member(workspace, member_id, lock=True)
         _check_if_match(member, options.if_match)
-        before = mapping.user_document(member, env_roles_of(workspace, [member.id])[member.id])
+        before, current_roles = _user_before(workspace, member)
         result = apply_patch(USER, before, operations, strict=options.strict, resource_id=member.id)
         options.note(result.quirks)
         if result.changed:
             if not result.resource.get("userName"):
                 raise InvalidValueError("Attribute 'userName' is required")
             roles_given = result.resource.get("roles") != before.get("roles")
-            _update_user(change, workspace, member, before, result.resource, result.quirks, roles_given)
+            _update_user(change, workspace, member, before, result.resource, result.quirks, roles_given,
+                         current_roles)
         _record_attempt(change, "user.updated", "user", member.id, member.user_name, result.quirks)
     return member
 

@@ -369,3 +369,32 @@ def test_nul_in_ids_and_filters_is_not_a_500(workspace_setup):
         assert r.status_code == 400 and r.json["scimType"] == "invalidFilter", r.data[:300]
     r = c.post("/scim/v2/.search", json={"filter": 'displayName eq "\u0000"'})
     assert r.status_code == 400 and r.json["scimType"] == "invalidFilter", r.data[:300]
+
+
+def test_user_update_reads_roles_once_and_checks_the_manager_only_when_it_changes(workspace_setup,
+                                                                                  monkeypatch):
+    c = workspace_setup.scim_client
+    boss = create(c, "boss2")
+    user = create(c, "worker2", roles=[{"value": "Readonly", "type": "dev"}],
+                  **{ENTERPRISE: {"manager": {"value": boss["id"]}}})
+    path = f"/scim/v2/Users/{user['id']}"
+    statements = []
+    original = db.obj.execute_sql
+
+    def recording(sql, params=None):
+        statements.append(sql)
+        return original(sql, params)
+
+    monkeypatch.setattr(db.obj, "execute_sql", recording)
+    body = {"userName": "worker2", "displayName": "W", "roles": [{"value": "Admin", "type": "dev"}],
+            ENTERPRISE: {"manager": {"value": boss["id"]}}}
+    r = c.put(path, json=body)
+    assert r.status_code == 200 and r.json["roles"] == [{"value": "Admin", "type": "dev"}], r.json
+    write = statements[:next(i for i, s in enumerate(statements) if s.lstrip().upper().startswith("UPDATE"))]
+    role_reads = [s for s in write if s.lstrip().upper().startswith("SELECT") and '"member_role"' in s]
+    assert len(role_reads) == 1, role_reads
+    member_reads = [s for s in write if s.lstrip().upper().startswith("SELECT") and 'FROM "member"' in s]
+    assert len(member_reads) == 1, member_reads  # the locked row only: the manager did not change
+    del statements[:]
+    body[ENTERPRISE] = {"manager": {"value": "nobody"}}
+    assert_error(c.put(path, json=body), 400, "invalidValue")
