@@ -42,7 +42,7 @@ from models.services.workspaces import get_or_create_person
 from . import mapping, schema
 from .constants import ENTERPRISE_USER_SCHEMA
 from .errors import (InvalidValueError, NotFoundError, PreconditionFailedError, ScimError, UniquenessError)
-from .validation import check_immutable, normalize_resource
+from .validation import check_immutable, member_ids, normalize_resource
 
 USER = "User"
 GROUP = "Group"
@@ -552,17 +552,6 @@ def delete_user(workspace, actor, member_id, options):
 
 # Groups -----------------------------------------------------------------------------------------------------
 
-def _member_ids(members):
-    """Return the distinct member ids of normalized `members` elements, in order."""
-    ids = []
-    for element in members or []:
-        value = element.get("value")
-        if not isinstance(value, str) or not value:
-            raise InvalidValueError("Every element of 'members' needs a \"value\": the id of a User")
-        ids.append(value)
-    return list(dict.fromkeys(ids))
-
-
 def check_member_ids(workspace, ids):
     """Raise 400 invalidValue unless every id is a User of the workspace; reads only those rows."""
     ids = list(dict.fromkeys(ids))
@@ -708,7 +697,7 @@ def create_group(workspace, actor, body, options):
     """Create a group, with its initial members (RFC 7644 §3.3)."""
     doc, quirks = normalize_resource(GROUP, body, strict=options.strict)
     options.note(quirks)
-    ids = _member_ids(doc.pop("members", None))
+    ids = member_ids(doc.pop("members", None) or [])
     with mutation(workspace, actor, "group.created") as change:
         _check_group_name(workspace, doc["displayName"])
         group = Group(workspace=workspace.id, attributes=doc, **_group_columns(doc))
@@ -748,7 +737,7 @@ def replace_group(workspace, actor, group_id, body, options):
     """Replace a group and its membership (RFC 7644 §3.5.1), writing only the membership rows that differ."""
     doc, quirks = normalize_resource(GROUP, body, strict=options.strict)
     options.note(quirks)
-    ids = _member_ids(doc.pop("members", None))
+    ids = member_ids(doc.pop("members", None) or [])
     with mutation(workspace, actor, "group.updated") as change:
         group = get_group(workspace, group_id, lock=True)
         _check_if_match(group, options.if_match)
