@@ -92,6 +92,11 @@ class ForbiddenError(ScimError):
     default_detail = "The token may not perform this operation"
 
 
+class ConflictError(ScimError):
+    status = 409
+    default_detail = "The request conflicts with the state of the resource"
+
+
 class PreconditionFailedError(ScimError):
     status = 412
     default_detail = "The resource changed: the version does not match If-Match"
@@ -109,3 +114,14 @@ class MethodNotAllowedError(ScimError):
     def __init__(self, detail=None, *, allowed=()):
         super().__init__(detail)
         self.allowed = tuple(allowed)
+
+
+def from_service_error(error):
+    """Turn a service-layer refusal (`models.services.ServiceError`) into the matching SCIM error."""
+    if error.status == 404:
+        return NotFoundError(error.message)
+    if error.status == 409:
+        return ConflictError(error.message)
+    if error.status == 400:
+        return InvalidValueError(error.message)
+    return ScimError(error.message, status=error.status)

@@ -41,11 +41,10 @@ from models.services.workspaces import get_or_create_person
 
 from . import mapping, schema
 from .constants import ENTERPRISE_USER_SCHEMA
-from .errors import (InvalidValueError, NotFoundError, PreconditionFailedError, ScimError, UniquenessError)
+from .schema import GROUP, USER
+from .errors import ConflictError, InvalidValueError, NotFoundError, PreconditionFailedError, UniquenessError
 from .validation import check_immutable, member_ids, normalize_resource
 
-USER = "User"
-GROUP = "Group"
 COLUMN_MAX = 320
 ID_MAX = 64
 # Above this many ids an IN list becomes one JSON parameter (SQLite allows 32766 bound variables).
@@ -68,15 +67,6 @@ class Options:
     def note(self, quirks):
         """Add quirk names to those the request applied."""
         self.quirks.extend(q for q in quirks if q not in self.quirks)
-
-
-class ConflictError(ScimError):
-    status = 409
-    default_detail = "The request conflicts with the state of the resource"
-
-
-def _conflict(message):
-    return ConflictError(message)
 
 
 # Reads ------------------------------------------------------------------------------------------------------
@@ -278,16 +268,6 @@ def _record_attempt(change, operation, target_type, target_id, target_name, quir
         change.record(operation, target_type, target_id, target_name, before={}, after={}, quirks=quirks)
 
 
-def _service_error(error):
-    """Turn a service-layer refusal into the matching SCIM error."""
-    if error.status == 404:
-        return NotFoundError(error.message)
-    if error.status == 409:
-        return _conflict(error.message)
-    return InvalidValueError(error.message) if error.status == 400 else ScimError(error.message,
-                                                                                  status=error.status)
-
-
 # Users ------------------------------------------------------------------------------------------------------
 
 def _primary_email(doc):
@@ -341,7 +321,7 @@ def _apply_roles(change, workspace, member, wanted, current=None):
     if not wanted and not current:
         return False
     if member.is_owner and any(role is None or role.name != "Admin" for role in wanted.values()):
-        raise _conflict("The owner of the workspace keeps Admin in every environment and cannot be demoted "
+        raise ConflictError("The owner of the workspace keeps Admin in every environment and cannot be demoted "
                         "through SCIM; transfer ownership first")
     changed = False
     for env, role in wanted.items():
@@ -472,7 +452,7 @@ def _update_user(change, workspace, member, before_doc, new_doc, quirks, roles_g
                           before={"active": False}, after={}, quirks=quirks)
     if active is not None and active != (member.status != "suspended"):
         if member.is_owner and active is False:
-            raise _conflict("The owner of the workspace cannot be suspended through SCIM; transfer ownership "
+            raise ConflictError("The owner of the workspace cannot be suspended through SCIM; transfer ownership "
                             "first")
         member.status = "active" if active else "suspended"
         operation = "user.reactivated" if active else "user.deactivated"
@@ -542,7 +522,7 @@ def delete_user(workspace, actor, member_id, options):
         member = get_member(workspace, member_id, lock=True)
         _check_if_match(member, options.if_match)
         if member.is_owner:
-            raise _conflict("The owner of the workspace cannot be deleted through SCIM; transfer ownership "
+            raise ConflictError("The owner of the workspace cannot be deleted through SCIM; transfer ownership "
                             "first")
         change.record("user.deleted", "user", member.id, member.user_name,
                       before={"userName": member.user_name, "active": member.active})

@@ -10,11 +10,9 @@ from flask import g
 from .. import repository
 from ..mapping import etag, group_location
 from ..responses import no_content, resource_response
+from ..schema import GROUP
 from . import base_url, bp, has_projection, json_body, not_modified_response, options, projection
 from .patchop import operations_of
-
-GROUP = repository.GROUP
-
 
 def group_response(group, status=200):
     """Answer one group with its ETag (and Location when created)."""

@@ -18,10 +18,8 @@ from ..filters import (And, Comparison, Not, Or, ValuePath, compile_filter, filt
                        order_by, parse_filter, user_resource_map)
 from ..quirks import QuirkRecorder
 from ..responses import list_response
-from . import _get, base_url, bp, json_body, max_results, note_quirks, projection, strict
-
-USER, GROUP = repository.USER, repository.GROUP
-
+from ..schema import GROUP, USER, get_ci
+from . import base_url, bp, json_body, max_results, note_quirks, projection, strict
 
 def resource_map(resource_type):
     """Return the filter ResourceMap of a resource type."""
@@ -31,7 +29,7 @@ def resource_map(resource_type):
 
 
 def _integer(source, key, default):
-    value = _get(source, key)
+    value = get_ci(source, key)
     if value is None or value == "":
         return default
     # RFC 7644 §3.4.2.4: startIndex and count are integers; 2.0 is one, 1.9 and 1e400 (infinity) are not.
@@ -50,7 +48,7 @@ class SearchRequest:
         # RFC 7644 §3.4.2.4: startIndex is 1-based; values below 1 mean 1, a negative count means 0.
         self.start_index = max(1, _integer(source, "startIndex", 1))
         self.count = min(max(0, _integer(source, "count", DEFAULT_COUNT)), max_results())
-        text = _get(source, "filter")
+        text = get_ci(source, "filter")
         if text is not None and not isinstance(text, str):
             raise InvalidFilterError("filter must be a string")
         self.filter = parse_filter(text) if text and text.strip() else None
@@ -62,11 +60,11 @@ class SearchRequest:
                                         f"sub-attribute and an operator; write emails[type eq \"work\" and "
                                         f"value eq \"...\"]", error=InvalidFilterError)
             note_quirks(recorder.applied)
-        sort_by = _get(source, "sortBy")
+        sort_by = get_ci(source, "sortBy")
         if sort_by is not None and not isinstance(sort_by, str):
             raise InvalidValueError("sortBy must be an attribute name")
         self.sort_by = sort_by.strip() if sort_by and sort_by.strip() else None
-        order = _get(source, "sortOrder")
+        order = get_ci(source, "sortOrder")
         if order is None or order == "":
             order = "ascending"
         if not isinstance(order, str) or order.lower() not in ("ascending", "descending"):

@@ -5,11 +5,9 @@ from flask import g
 from .. import repository
 from ..mapping import etag, user_location
 from ..responses import no_content, resource_response
+from ..schema import USER
 from . import base_url, bp, json_body, not_modified_response, options, projection
 from .patchop import operations_of
-
-USER = repository.USER
-
 
 def user_response(member, status=200, proj=None):
     """Answer one user with its ETag (and Location when created)."""
