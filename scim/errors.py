@@ -1,4 +1,4 @@
-"""SCIM errors (RFC 7644 §3.12): one exception class per scimType."""
+"""SCIM errors (RFC 7644 §3.12): one exception class per scimType Roster answers with."""
 
 from .constants import ERROR
 
@@ -31,11 +31,6 @@ class InvalidFilterError(ScimError):
     default_detail = "The filter syntax is invalid"
 
 
-class TooManyError(ScimError):
-    scim_type = "tooMany"
-    default_detail = "Too many results"
-
-
 class UniquenessError(ScimError):
     status = 409
     scim_type = "uniqueness"
@@ -65,16 +60,6 @@ class NoTargetError(ScimError):
 class InvalidValueError(ScimError):
     scim_type = "invalidValue"
     default_detail = "A required value was missing or a value was not compatible"
-
-
-class InvalidVersionError(ScimError):
-    scim_type = "invalidVers"
-    default_detail = "The specified SCIM protocol version is not supported"
-
-
-class SensitiveError(ScimError):
-    scim_type = "sensitive"
-    default_detail = "The request cannot be completed because of sensitive information in the URI"
 
 
 class NotFoundError(ScimError):

@@ -187,10 +187,6 @@ class Projection:
         self.exclude = [s for s in (_selection(resource_type, n) for n in excluded_names) if s]
         self.withheld = [s for s in _request_only(resource_type) if s not in (self.include or ())]
 
-    def requests(self, name, sub, container=None):
-        """Tell whether `attributes` names the sub-attribute `name.sub` (of extension `container`)."""
-        return (container, name, sub) in (self.include or ())
-
     def returns(self, name, container=None):
         """Tell whether top-level attribute `name` (of extension `container`) can appear in the output."""
         if self.include is not None:

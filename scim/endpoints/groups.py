@@ -14,6 +14,7 @@ from ..schema import GROUP
 from . import base_url, bp, has_projection, json_body, not_modified_response, options, projection
 from .patchop import operations_of
 
+
 def group_response(group, status=200):
     """Answer one group with its ETag (and Location when created)."""
     resource = repository.render_groups(g.workspace, [group], projection(GROUP), base_url())[0]
