@@ -21,7 +21,7 @@ from ..mapping import etag, group_location, user_location
 from ..repository import Options
 from ..responses import scim_response
 from ..schema import GROUP, USER, get_ci
-from . import base_url, bp, json_body, options
+from . import base_url, bp, json_body, strict
 from .patchop import operations_of
 
 PREFIX = "bulkId:"
@@ -92,7 +92,7 @@ def _run(op, ids, base):
     path, data = _substitute(op.path, ids), _substitute(op.data, ids)
     resource_type, resource_id = _target(path, op.method)
     version = op.version if isinstance(op.version, str) else None
-    opts = Options(base, strict=options().strict, if_match=version, quirks=g.scim_quirks)
+    opts = Options(base, strict=strict(), if_match=version, quirks=g.scim_quirks)
     workspace, actor = g.workspace, g.scim_actor
     users = resource_type == USER
     locate = user_location if users else group_location

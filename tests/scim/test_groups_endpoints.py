@@ -324,3 +324,18 @@ def test_every_scim_update_and_delete_filters_on_the_workspace(workspace_setup, 
     assert r["userName"] == "w1b" and r["active"] is False and r["roles"] == [{"value": "Admin", "type": "dev"}]
     r = c.get(group_path)
     assert r.json["displayName"] == "W3" and "members" not in r.json and r.headers["ETag"] == 'W/"3"'
+
+
+def test_patch_with_attributes_answers_what_a_get_reads(workspace_setup):
+    c = workspace_setup.scim_client
+    (user,) = make_users(c, 1, prefix="pa")
+    group = c.post("/scim/v2/Groups", json={"displayName": "PA", "externalId": "e1"}).json
+    path = f"/scim/v2/Groups/{group['id']}"
+    r = patch(c, f"{path}?attributes=displayName,members,externalId,meta",
+              {"op": "replace", "path": "displayName", "value": "PA2"},
+              {"op": "add", "path": "members", "value": [{"value": user}]})
+    assert r.status_code == 200 and r.headers["ETag"] == 'W/"2"'
+    assert r.json == c.get(f"{path}?attributes=displayName,members,externalId,meta").json
+    r = patch(c, f"{path}?attributes=members,meta", {"op": "remove", "path": "members"})
+    assert r.status_code == 200 and r.json["meta"]["version"] == 'W/"3"' and "members" not in r.json
+    assert r.json == c.get(f"{path}?attributes=members,meta").json
