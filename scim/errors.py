@@ -1,4 +1,4 @@
-"""SCIM errors (RFC 7644 §3.12): one exception class per scimType."""
+"""SCIM errors (RFC 7644 §3.12): one exception class per scimType Roster answers with."""
 
 from .constants import ERROR
 
@@ -29,11 +29,6 @@ class ScimError(Exception):
 class InvalidFilterError(ScimError):
     scim_type = "invalidFilter"
     default_detail = "The filter syntax is invalid"
-
-
-class TooManyError(ScimError):
-    scim_type = "tooMany"
-    default_detail = "Too many results"
 
 
 class UniquenessError(ScimError):
@@ -67,16 +62,6 @@ class InvalidValueError(ScimError):
     default_detail = "A required value was missing or a value was not compatible"
 
 
-class InvalidVersionError(ScimError):
-    scim_type = "invalidVers"
-    default_detail = "The specified SCIM protocol version is not supported"
-
-
-class SensitiveError(ScimError):
-    scim_type = "sensitive"
-    default_detail = "The request cannot be completed because of sensitive information in the URI"
-
-
 class NotFoundError(ScimError):
     status = 404
     default_detail = "Resource not found"
@@ -90,6 +75,11 @@ class UnauthorizedError(ScimError):
 class ForbiddenError(ScimError):
     status = 403
     default_detail = "The token may not perform this operation"
+
+
+class ConflictError(ScimError):
+    status = 409
+    default_detail = "The request conflicts with the state of the resource"
 
 
 class PreconditionFailedError(ScimError):
@@ -109,3 +99,14 @@ class MethodNotAllowedError(ScimError):
     def __init__(self, detail=None, *, allowed=()):
         super().__init__(detail)
         self.allowed = tuple(allowed)
+
+
+def from_service_error(error):
+    """Turn a service-layer refusal (`models.services.ServiceError`) into the matching SCIM error."""
+    if error.status == 404:
+        return NotFoundError(error.message)
+    if error.status == 409:
+        return ConflictError(error.message)
+    if error.status == 400:
+        return InvalidValueError(error.message)
+    return ScimError(error.message, status=error.status)

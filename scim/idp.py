@@ -27,8 +27,6 @@ PINGONE = "pingone"
 RIPPLING = "rippling"
 GOOGLE = "google"
 
-KNOWN_IDPS = (ENTRA, OKTA, ONELOGIN, JUMPCLOUD, PINGONE, RIPPLING, GOOGLE)
-
 # Lower-case substrings of a User-Agent, most specific first.
 USER_AGENT_MARKERS = (
     ("okta scim client", OKTA),

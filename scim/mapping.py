@@ -35,6 +35,13 @@ def etag(version):
     return f'W/"{version}"'
 
 
+def etag_matches(header, version):
+    """Tell whether an If-Match/If-None-Match header names `version` or is `*` (RFC 7232 §3.1-3.2, weakly)."""
+    current = etag(version).removeprefix("W/")
+    tags = [t.strip() for t in header.split(",")]
+    return "*" in tags or any(t.removeprefix("W/") == current for t in tags)
+
+
 def user_location(base_url, member_id):
     """Return the absolute URL of a User."""
     return f"{base_url}{USERS_PATH}/{member_id}"
@@ -179,10 +186,6 @@ class Projection:
         excluded_names = [] if names else parse_attribute_list(excluded)
         self.exclude = [s for s in (_selection(resource_type, n) for n in excluded_names) if s]
         self.withheld = [s for s in _request_only(resource_type) if s not in (self.include or ())]
-
-    def requests(self, name, sub, container=None):
-        """Tell whether `attributes` names the sub-attribute `name.sub` (of extension `container`)."""
-        return (container, name, sub) in (self.include or ())
 
     def returns(self, name, container=None):
         """Tell whether top-level attribute `name` (of extension `container`) can appear in the output."""

@@ -43,8 +43,8 @@ from .errors import (InvalidPathError, InvalidSyntaxError, InvalidValueError, Mu
 from .filters import And, Comparison, Not, Or, matches
 from .paths import parse_patch_path
 from .quirks import QuirkRecorder
-from .validation import (check_single_primary, is_extension_schemas, normalize_complex, normalize_scalar,
-                         normalize_value, values_equal)
+from .validation import (check_single_primary, is_blank, is_extension_schemas, member_ids, normalize_complex,
+                         normalize_scalar, normalize_value, values_equal)
 
 _OPS = ("add", "remove", "replace")
 _MISSING = object()
@@ -455,11 +455,11 @@ class _Patcher:
             self.recorder.tolerate(quirk_names.ENTRA_MEMBERS_REMOVE_BY_VALUE,
                                    "A remove of 'members' with a value would remove every member (RFC 7644 "
                                    "§3.5.2.2); select members with members[value eq \"...\"]")
-            self.member_ops.append(("remove", _member_ids(value)))
+            self.member_ops.append(("remove", member_ids(value)))
             return
         if value is _MISSING:
             raise InvalidValueError(f"The {op} operation on 'members' needs a value")
-        ids = [] if value is None else _member_ids(value)
+        ids = [] if value is None else member_ids(value)
         self.member_ops.append((op, ids))
 
     def finish(self, original):
@@ -468,41 +468,16 @@ class _Patcher:
             container = self.doc if urn == self.core else self.doc.get(urn) or {}
             before = original if urn == self.core else original.get(urn) or {}
             for attr in schema.attributes(self.resource_type, urn):
-                blanked = _is_blank(container.get(attr.name)) and not _is_blank(before.get(attr.name))
+                blanked = is_blank(container.get(attr.name)) and not is_blank(before.get(attr.name))
                 if attr.required and blanked:
                     raise InvalidValueError(f"Attribute '{self.label(attr)}' is required and cannot be blank")
                 if attr.multi_valued and isinstance(container.get(attr.name), list):
                     check_single_primary(attr, container[attr.name], self.label(attr))
 
 
-def _is_blank(value):
-    """Tell whether a required value counts as missing."""
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
 def _selects(attr, selector, element):
     """Tell whether every sub-attribute given in `selector` equals the element's."""
     return all(values_equal(attr.sub(k) or attr, v, element.get(k)) for k, v in selector.items())
-
-
-def _member_ids(value):
-    """Return the member ids of a members value (a list of {"value": id}, or one such object)."""
-    items = [value] if isinstance(value, dict) else value
-    if not isinstance(items, list):
-        raise InvalidValueError("'members' must be a list of objects like {\"value\": \"<user id>\"}")
-    ids = []
-    for item in items:
-        if item is None:
-            continue
-        found = {}
-        if isinstance(item, dict):
-            found = {k.lower(): v for k, v in item.items() if isinstance(k, str)}
-        member_id = found.get("value")
-        if not isinstance(member_id, str) or not member_id:
-            raise InvalidValueError("Every element of 'members' needs a \"value\": the id of a User")
-        if member_id not in ids:
-            ids.append(member_id)
-    return ids
 
 
 def _member_ids_of_filter(node):

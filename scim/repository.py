@@ -41,11 +41,10 @@ from models.services.workspaces import get_or_create_person
 
 from . import mapping, schema
 from .constants import ENTERPRISE_USER_SCHEMA
-from .errors import (InvalidValueError, NotFoundError, PreconditionFailedError, ScimError, UniquenessError)
-from .validation import check_immutable, normalize_resource
+from .schema import GROUP, USER
+from .errors import ConflictError, InvalidValueError, NotFoundError, PreconditionFailedError, UniquenessError
+from .validation import check_immutable, member_ids, normalize_resource
 
-USER = "User"
-GROUP = "Group"
 COLUMN_MAX = 320
 ID_MAX = 64
 # Above this many ids an IN list becomes one JSON parameter (SQLite allows 32766 bound variables).
@@ -70,19 +69,11 @@ class Options:
         self.quirks.extend(q for q in quirks if q not in self.quirks)
 
 
-class ConflictError(ScimError):
-    status = 409
-    default_detail = "The request conflicts with the state of the resource"
-
-
-def _conflict(message):
-    return ConflictError(message)
-
-
 # Reads ------------------------------------------------------------------------------------------------------
 
 def _valid_id(value):
-    return isinstance(value, str) and 0 < len(value) <= ID_MAX
+    # No id holds NUL, and PostgreSQL cannot even compare a string with one.
+    return isinstance(value, str) and 0 < len(value) <= ID_MAX and "\x00" not in value
 
 
 def _get_row(model, label, workspace, row_id, lock):
@@ -146,16 +137,6 @@ def roles_and_groups_of(workspace, member_ids, roles=True, groups=True):
     for _, member_id, group_id, name in sorted(found):
         memberships[member_id].append((group_id, name))
     return env_roles, memberships
-
-
-def env_roles_of(workspace, member_ids):
-    """Return {member_id: {environment: role name}}."""
-    return roles_and_groups_of(workspace, member_ids, groups=False)[0]
-
-
-def groups_of(workspace, member_ids):
-    """Return {member_id: [(group id, displayName)]} ordered by displayName."""
-    return roles_and_groups_of(workspace, member_ids, roles=False)[1]
 
 
 def manager_names(workspace, members):
@@ -260,18 +241,8 @@ def _not_in(column, ids):
 
 def _check_if_match(row, if_match):
     """Raise 412 unless If-Match names the current version or is `*` (RFC 7644 §3.14, RFC 7232 §3.1)."""
-    if not if_match:
-        return
-    current = mapping.etag(row.version)
-    tags = [t.strip() for t in if_match.split(",")]
-    if "*" in tags:
-        return
-    if not any(_weak(t) == _weak(current) for t in tags):
-        raise PreconditionFailedError(f"The resource is at version {current}, not {if_match}")
-
-
-def _weak(tag):
-    return tag[2:] if tag.startswith("W/") else tag
+    if if_match and not mapping.etag_matches(if_match, row.version):
+        raise PreconditionFailedError(f"The resource is at version {mapping.etag(row.version)}, not {if_match}")
 
 
 def _check_length(label, value):
@@ -295,16 +266,6 @@ def _record_attempt(change, operation, target_type, target_id, target_name, quir
         event.quirks = event.quirks or list(quirks)
     if not change.events:
         change.record(operation, target_type, target_id, target_name, before={}, after={}, quirks=quirks)
-
-
-def _service_error(error):
-    """Turn a service-layer refusal into the matching SCIM error."""
-    if error.status == 404:
-        return NotFoundError(error.message)
-    if error.status == 409:
-        return _conflict(error.message)
-    return InvalidValueError(error.message) if error.status == 400 else ScimError(error.message,
-                                                                                  status=error.status)
 
 
 # Users ------------------------------------------------------------------------------------------------------
@@ -337,19 +298,30 @@ def _resolve_roles(workspace, roles):
         raise InvalidValueError(error.message) from None
 
 
+def _direct_roles(workspace, member):
+    """Return the member's direct roles as {environment: (role id, role name)}."""
+    return {env: (role_id, name) for env, role_id, name in
+            MemberRole.select(MemberRole.environment, Role.id, Role.name).join(Role)
+            .where(MemberRole.member == member.id, MemberRole.workspace == workspace.id).tuples()}
+
+
+def _user_before(workspace, member):
+    """Return (SCIM document, direct roles) of a member about to be updated: its roles read once."""
+    current = _direct_roles(workspace, member)
+    return mapping.user_document(member, {env: name for env, (_, name) in current.items()}), current
+
+
 def _apply_roles(change, workspace, member, wanted, current=None):
     """Make the member's direct roles `wanted`; record role.granted/role.revoked. Return True if changed.
 
     `current` ({environment: (role id, name)}) may be given when known (a new member has none).
     """
     if current is None:
-        current = {env: (role_id, name) for env, role_id, name in
-                   MemberRole.select(MemberRole.environment, Role.id, Role.name).join(Role)
-                   .where(MemberRole.member == member.id, MemberRole.workspace == workspace.id).tuples()}
+        current = _direct_roles(workspace, member)
     if not wanted and not current:
         return False
     if member.is_owner and any(role is None or role.name != "Admin" for role in wanted.values()):
-        raise _conflict("The owner of the workspace keeps Admin in every environment and cannot be demoted "
+        raise ConflictError("The owner of the workspace keeps Admin in every environment and cannot be demoted "
                         "through SCIM; transfer ownership first")
     changed = False
     for env, role in wanted.items():
@@ -358,7 +330,8 @@ def _apply_roles(change, workspace, member, wanted, current=None):
             continue
         changed = True
         if old:
-            MemberRole.delete().where(MemberRole.member == member.id, MemberRole.environment == env).execute()
+            MemberRole.delete().where(MemberRole.member == member.id, MemberRole.environment == env,
+                                      tenant_filter(MemberRole.workspace, workspace.id)).execute()
             change.record("role.revoked", "user", member.id, member.user_name,
                           before={"environment": env, "role": old[1]})
         if role:
@@ -377,14 +350,19 @@ def _split_user_doc(doc):
     return stored, active, roles
 
 
-def _check_user_doc(workspace, stored, member_id=None, check_unique=True):
+def _manager_id(stored):
+    manager = stored.get(ENTERPRISE_USER_SCHEMA, {}).get("manager")
+    return manager.get("value") if isinstance(manager, dict) else None
+
+
+def _check_user_doc(workspace, stored, member_id=None, check_unique=True, old_stored=None):
+    """Check lengths, the manager (only when it changed from `old_stored`) and userName; return the email."""
     for label in ("userName", "externalId", "displayName"):
         _check_length(label, stored.get(label))
     email = _primary_email(stored)
     _check_length("emails.value", email)
-    manager = stored.get(ENTERPRISE_USER_SCHEMA, {}).get("manager")
-    if isinstance(manager, dict) and manager.get("value") is not None:
-        manager_id = manager["value"]
+    manager_id = _manager_id(stored)
+    if manager_id is not None and (old_stored is None or manager_id != _manager_id(old_stored)):
         if not _valid_id(manager_id) or not Member.select().where(
                 Member.workspace == workspace.id, Member.id == manager_id).exists():
             raise InvalidValueError(f"The manager {manager_id} is not a User of this workspace")
@@ -404,15 +382,20 @@ def _columns(stored, email):
             "email_ci": email}
 
 
-def _save(row, **fields):
-    """Save a row, turning a unique-index race into 409 uniqueness."""
+def _save(row, clash, **fields):
+    """Write `fields` of a workspace's row in one UPDATE that keeps the workspace filter (PRODUCT.md: Citus).
+
+    A unique-index race is 409 uniqueness with the detail `clash`; the row object is updated on success.
+    """
+    model = type(row)
     try:
         with db.atomic():
-            for key, value in fields.items():
-                setattr(row, key, value)
-            row.save()
+            model.update(**fields).where(model.id == row.id,
+                                         tenant_filter(model.workspace, row.workspace_id)).execute()
     except IntegrityError:
-        raise UniquenessError("A resource with that userName or displayName already exists") from None
+        raise UniquenessError(clash) from None
+    for key, value in fields.items():
+        setattr(row, key, value)
 
 
 def create_user(workspace, actor, body, options):
@@ -444,13 +427,17 @@ def create_user(workspace, actor, body, options):
     return member
 
 
-def _update_user(change, workspace, member, before_doc, new_doc, quirks, roles_given):
-    """Write a user's new document, status and roles; record what changed."""
+def _update_user(change, workspace, member, before_doc, new_doc, quirks, roles_given, current_roles):
+    """Write a user's new document, status and roles; record what changed.
+
+    `current_roles` ({environment: (role id, name)}) are the direct roles `before_doc` was built from.
+    """
     stored, active, roles = _split_user_doc(new_doc)
     old_stored, old_active, _ = _split_user_doc(before_doc)
     check_immutable(USER, old_stored, stored)
     email = _check_user_doc(workspace, stored, member.id,
-                            check_unique=stored["userName"].lower() != member.user_name_ci)
+                            check_unique=stored["userName"].lower() != member.user_name_ci,
+                            old_stored=old_stored)
     changed = False
     # A PATCH removing `active` leaves it unassigned (RFC 7644 §3.5.2.2): Roster reads that as "not
     # suspended" and stops returning it until a write assigns it again. PUT keeps the current state.
@@ -465,7 +452,7 @@ def _update_user(change, workspace, member, before_doc, new_doc, quirks, roles_g
                           before={"active": False}, after={}, quirks=quirks)
     if active is not None and active != (member.status != "suspended"):
         if member.is_owner and active is False:
-            raise _conflict("The owner of the workspace cannot be suspended through SCIM; transfer ownership "
+            raise ConflictError("The owner of the workspace cannot be suspended through SCIM; transfer ownership "
                             "first")
         member.status = "active" if active else "suspended"
         operation = "user.reactivated" if active else "user.deactivated"
@@ -483,13 +470,14 @@ def _update_user(change, workspace, member, before_doc, new_doc, quirks, roles_g
         change.record("user.updated", "user", member.id, stored["userName"], before=before, after=after,
                       quirks=quirks)
         changed = True
-    if roles_given and _apply_roles(change, workspace, member, _resolve_roles(workspace, roles)):
+    if roles_given and _apply_roles(change, workspace, member, _resolve_roles(workspace, roles),
+                                    current=current_roles):
         changed = True
     if changed:
         if unassigned:
             stored[mapping.ACTIVE_UNASSIGNED] = None
-        _save(member, attributes=stored, version=member.version + 1, updated_at=utcnow(),
-              **_columns(stored, email))
+        _save(member, f"A User with userName {stored['userName']} already exists", attributes=stored,
+              status=member.status, version=member.version + 1, updated_at=utcnow(), **_columns(stored, email))
     return member
 
 
@@ -501,10 +489,10 @@ def replace_user(workspace, actor, member_id, body, options):
     with mutation(workspace, actor, "user.updated") as change:
         member = get_member(workspace, member_id, lock=True)
         _check_if_match(member, options.if_match)
-        before = mapping.user_document(member, env_roles_of(workspace, [member.id])[member.id])
+        before, current_roles = _user_before(workspace, member)
         if "active" not in doc and "active" in before:
             doc["active"] = before["active"]
-        _update_user(change, workspace, member, before, doc, quirks, roles_given)
+        _update_user(change, workspace, member, before, doc, quirks, roles_given, current_roles)
         _record_attempt(change, "user.updated", "user", member.id, member.user_name, quirks)
     return member
 
@@ -515,14 +503,15 @@ def patch_user(workspace, actor, member_id, operations, options):
     with mutation(workspace, actor, "user.updated") as change:
         member = get_member(workspace, member_id, lock=True)
         _check_if_match(member, options.if_match)
-        before = mapping.user_document(member, env_roles_of(workspace, [member.id])[member.id])
+        before, current_roles = _user_before(workspace, member)
         result = apply_patch(USER, before, operations, strict=options.strict, resource_id=member.id)
         options.note(result.quirks)
         if result.changed:
             if not result.resource.get("userName"):
                 raise InvalidValueError("Attribute 'userName' is required")
             roles_given = result.resource.get("roles") != before.get("roles")
-            _update_user(change, workspace, member, before, result.resource, result.quirks, roles_given)
+            _update_user(change, workspace, member, before, result.resource, result.quirks, roles_given,
+                         current_roles)
         _record_attempt(change, "user.updated", "user", member.id, member.user_name, result.quirks)
     return member
 
@@ -533,7 +522,7 @@ def delete_user(workspace, actor, member_id, options):
         member = get_member(workspace, member_id, lock=True)
         _check_if_match(member, options.if_match)
         if member.is_owner:
-            raise _conflict("The owner of the workspace cannot be deleted through SCIM; transfer ownership "
+            raise ConflictError("The owner of the workspace cannot be deleted through SCIM; transfer ownership "
                             "first")
         change.record("user.deleted", "user", member.id, member.user_name,
                       before={"userName": member.user_name, "active": member.active})
@@ -542,17 +531,6 @@ def delete_user(workspace, actor, member_id, options):
 
 
 # Groups -----------------------------------------------------------------------------------------------------
-
-def _member_ids(members):
-    """Return the distinct member ids of normalized `members` elements, in order."""
-    ids = []
-    for element in members or []:
-        value = element.get("value")
-        if not isinstance(value, str) or not value:
-            raise InvalidValueError("Every element of 'members' needs a \"value\": the id of a User")
-        ids.append(value)
-    return list(dict.fromkeys(ids))
-
 
 def check_member_ids(workspace, ids):
     """Raise 400 invalidValue unless every id is a User of the workspace; reads only those rows."""
@@ -689,7 +667,8 @@ def _check_group_name(workspace, name, group_id=None):
 def _bump(group):
     """Advance the group's version and lastModified after a membership change, in one UPDATE."""
     now = utcnow()
-    Group.update(version=Group.version + 1, updated_at=now).where(Group.id == group.id).execute()
+    Group.update(version=Group.version + 1, updated_at=now).where(
+        Group.id == group.id, tenant_filter(Group.workspace, group.workspace_id)).execute()
     group.version += 1
     group.updated_at = now
 
@@ -698,7 +677,7 @@ def create_group(workspace, actor, body, options):
     """Create a group, with its initial members (RFC 7644 §3.3)."""
     doc, quirks = normalize_resource(GROUP, body, strict=options.strict)
     options.note(quirks)
-    ids = _member_ids(doc.pop("members", None))
+    ids = member_ids(doc.pop("members", None) or [])
     with mutation(workspace, actor, "group.created") as change:
         _check_group_name(workspace, doc["displayName"])
         group = Group(workspace=workspace.id, attributes=doc, **_group_columns(doc))
@@ -730,14 +709,7 @@ def _update_group_doc(change, workspace, group, old, new, quirks):
     if rest_before or rest_after:
         change.record("group.updated", "group", group.id, new["displayName"], before=rest_before,
                       after=rest_after, quirks=quirks)
-    group.attributes = new
-    for key, value in columns.items():
-        setattr(group, key, value)
-    try:
-        with db.atomic():
-            group.save()
-    except IntegrityError:
-        raise UniquenessError(f"A Group with displayName {new['displayName']} already exists") from None
+    _save(group, f"A Group with displayName {new['displayName']} already exists", attributes=new, **columns)
     return True
 
 
@@ -745,7 +717,7 @@ def replace_group(workspace, actor, group_id, body, options):
     """Replace a group and its membership (RFC 7644 §3.5.1), writing only the membership rows that differ."""
     doc, quirks = normalize_resource(GROUP, body, strict=options.strict)
     options.note(quirks)
-    ids = _member_ids(doc.pop("members", None))
+    ids = member_ids(doc.pop("members", None) or [])
     with mutation(workspace, actor, "group.updated") as change:
         group = get_group(workspace, group_id, lock=True)
         _check_if_match(group, options.if_match)

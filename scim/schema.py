@@ -393,3 +393,19 @@ def to_scim_schema(urn, location=None, canonical_values=None):
     if location:
         body["meta"] = {"resourceType": "Schema", "location": location}
     return body
+
+
+def get_ci(container, key):
+    """Return container[key] matching the key case-insensitively (RFC 7643 §2.1), or None.
+
+    `container` is a dict or a request's query args (a MultiDict: its first value).
+    """
+    if not isinstance(container, dict) or key is None:
+        return None
+    if key in container:
+        return container[key]
+    lowered = key.lower()
+    for name, value in container.items():
+        if isinstance(name, str) and name.lower() == lowered:
+            return value
+    return None

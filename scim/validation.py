@@ -137,6 +137,9 @@ def normalize_scalar(attr, value, recorder, label):
         raise InvalidValueError(f"Attribute '{label}' must be base64-encoded binary data")
     if kind in (schema.STRING, schema.REFERENCE):
         if isinstance(value, str):
+            if "\x00" in value:
+                # PostgreSQL cannot store NUL in text; no SCIM string needs one.
+                raise InvalidValueError(f"Attribute '{label}' must not contain NUL characters")
             return value
         raise InvalidValueError(f"Attribute '{label}' must be a string")
     raise InvalidValueError(f"Attribute '{label}' must be an object")
@@ -202,9 +205,28 @@ def normalize_value(attr, value, recorder, label=None):
     return normalize_scalar(attr, value, recorder, label)
 
 
-def _is_blank(value):
+def is_blank(value):
     """Tell whether a required value counts as missing."""
     return value is None or (isinstance(value, str) and not value.strip())
+
+
+def member_ids(value):
+    """Return the distinct member ids of a `members` value (a list of {"value": id}, or one such object)."""
+    items = [value] if isinstance(value, dict) else value
+    if not isinstance(items, list):
+        raise InvalidValueError("'members' must be a list of objects like {\"value\": \"<user id>\"}")
+    ids = []
+    for item in items:
+        if item is None:
+            continue
+        found = {}
+        if isinstance(item, dict):
+            found = {k.lower(): v for k, v in item.items() if isinstance(k, str)}
+        member_id = found.get("value")
+        if not isinstance(member_id, str) or not member_id:
+            raise InvalidValueError("Every element of 'members' needs a \"value\": the id of a User")
+        ids.append(member_id)
+    return list(dict.fromkeys(ids))
 
 
 def normalize_resource(resource_type, body, *, strict=False):
@@ -282,7 +304,7 @@ def normalize_resource(resource_type, body, *, strict=False):
     for urn in urns:
         container = doc if urn == core else doc.get(urn, {})
         for attr in schema.attributes(resource_type, urn):
-            if attr.required and _is_blank(container.get(attr.name)):
+            if attr.required and is_blank(container.get(attr.name)):
                 raise InvalidValueError(f"Attribute '{attr.name}' is required")
     return doc, recorder.applied
 

@@ -31,7 +31,7 @@ def service_provider_config(base_url, max_results):
             "description": "A workspace service token with the scim scope, sent as "
                            "Authorization: Bearer <token>",
             "specUri": "https://www.rfc-editor.org/rfc/rfc6750",
-                "primary": True,
+            "primary": True,
         }],
         "meta": {"resourceType": "ServiceProviderConfig",
                  "location": f"{base_url}{ROOT}/ServiceProviderConfig"},

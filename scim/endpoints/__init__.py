@@ -12,10 +12,11 @@ from models.services import ServiceError
 
 from .. import auth
 from ..constants import BULK_MAX_PAYLOAD_SIZE, MAX_RESULTS
-from ..errors import InvalidSyntaxError, PayloadTooLargeError, ScimError
-from ..mapping import Projection, etag
-from ..repository import Options, _service_error
+from ..errors import InvalidSyntaxError, PayloadTooLargeError, ScimError, from_service_error
+from ..mapping import Projection, etag, etag_matches
+from ..repository import Options
 from ..responses import not_modified, scim_error_response
+from ..schema import get_ci
 
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
 
@@ -48,7 +49,7 @@ def _scim_error(error):
 
 @bp.errorhandler(ServiceError)
 def _service_refusal(error):
-    return scim_error_response(_service_error(error))
+    return scim_error_response(from_service_error(error))
 
 
 def base_url():
@@ -98,35 +99,20 @@ def note_quirks(names):
 def projection(resource_type, source=None):
     """Return the attributes/excludedAttributes projection of the request (query or .search body)."""
     source = request.args if source is None else source
-    return Projection(resource_type, _get(source, "attributes"), _get(source, "excludedAttributes"))
-
-
-def _get(source, key):
-    """Read `key` from query args or a body, case-insensitively."""
-    if key in source:
-        return source.get(key)
-    lower = key.lower()
-    for name in source.keys():
-        if isinstance(name, str) and name.lower() == lower:
-            return source.get(name)
-    return None
+    return Projection(resource_type, get_ci(source, "attributes"), get_ci(source, "excludedAttributes"))
 
 
 def not_modified_response(row):
     """Return 304 when If-None-Match names the current version (RFC 7644 §3.14), else None."""
     header = request.headers.get("If-None-Match")
-    if not header:
-        return None
-    current = etag(row.version)
-    tags = [t.strip() for t in header.split(",")]
-    if "*" in tags or any(t.removeprefix("W/") == current.removeprefix("W/") for t in tags):
-        return not_modified(current)
+    if header and etag_matches(header, row.version):
+        return not_modified(etag(row.version))
     return None
 
 
 def has_projection():
     """Tell whether the request names attributes or excludedAttributes."""
-    return any(_get(request.args, key) is not None for key in ("attributes", "excludedAttributes"))
+    return any(get_ci(request.args, key) is not None for key in ("attributes", "excludedAttributes"))
 
 
 from . import bulk, discovery, groups, me, search, users  # noqa: E402,F401

@@ -15,11 +15,13 @@ from models.services import ServiceError
 
 from .. import repository
 from ..constants import BULK_MAX_OPERATIONS, BULK_REQUEST, BULK_RESPONSE
-from ..errors import InvalidPathError, InvalidSyntaxError, InvalidValueError, PayloadTooLargeError, ScimError
+from ..errors import (InvalidPathError, InvalidSyntaxError, InvalidValueError, PayloadTooLargeError, ScimError,
+                      from_service_error)
 from ..mapping import etag, group_location, user_location
-from ..repository import Options, _service_error
+from ..repository import Options
 from ..responses import scim_response
-from . import _get, base_url, bp, json_body, options
+from ..schema import GROUP, USER, get_ci
+from . import base_url, bp, json_body, strict
 from .patchop import operations_of
 
 PREFIX = "bulkId:"
@@ -31,12 +33,14 @@ class _Operation:
         self.index = index
         if not isinstance(raw, dict):
             raise InvalidSyntaxError("Every bulk operation must be an object")
-        method = _get(raw, "method")
+        method = get_ci(raw, "method")
         self.method = method.upper() if isinstance(method, str) else None
-        self.bulk_id = _get(raw, "bulkId")
-        self.path = _get(raw, "path")
-        self.data = _get(raw, "data")
-        self.version = _get(raw, "version")
+        self.bulk_id = get_ci(raw, "bulkId")
+        self.path = get_ci(raw, "path")
+        self.data = get_ci(raw, "data")
+        self.version = get_ci(raw, "version")
+        # Only a non-empty string names anything; a list or object bulkId is refused by _attempt.
+        self.defines_bulk_id = self.method == "POST" and isinstance(self.bulk_id, str) and bool(self.bulk_id)
         self.references = set()
         _collect(self.path, self.references)
         _collect(self.data, self.references)
@@ -73,7 +77,7 @@ def _target(path, method):
     if not isinstance(path, str) or not path.startswith("/"):
         raise InvalidPathError("A bulk operation needs a path such as /Users or /Groups/<id>")
     parts = path.strip("/").split("/")
-    kinds = {"users": repository.USER, "groups": repository.GROUP}
+    kinds = {"users": USER, "groups": GROUP}
     if parts[0].lower() not in kinds or len(parts) > 2 or (len(parts) == 2 and not parts[1]):
         raise InvalidPathError(f"Unsupported bulk path {path}")
     resource_id = parts[1] if len(parts) == 2 else None
@@ -88,9 +92,9 @@ def _run(op, ids, base):
     path, data = _substitute(op.path, ids), _substitute(op.data, ids)
     resource_type, resource_id = _target(path, op.method)
     version = op.version if isinstance(op.version, str) else None
-    opts = Options(base, strict=options().strict, if_match=version, quirks=g.scim_quirks)
+    opts = Options(base, strict=strict(), if_match=version, quirks=g.scim_quirks)
     workspace, actor = g.workspace, g.scim_actor
-    users = resource_type == repository.USER
+    users = resource_type == USER
     locate = user_location if users else group_location
     if op.method == "POST":
         create = repository.create_user if users else repository.create_group
@@ -118,7 +122,7 @@ def process(raw_operations, fail_on_errors):
     ops = [_Operation(i, raw) for i, raw in enumerate(raw_operations)]
     defined = {}
     for op in ops:
-        if op.method == "POST" and isinstance(op.bulk_id, str) and op.bulk_id:
+        if op.defines_bulk_id:
             if op.bulk_id in defined:
                 raise InvalidValueError(f"bulkId {op.bulk_id} is used by more than one operation")
             defined[op.bulk_id] = op
@@ -135,7 +139,7 @@ def process(raw_operations, fail_on_errors):
         batch = [op for op in pending if not waiting_on(op)] or list(pending)
         for op in batch:
             pending.remove(op)
-            entry = {"method": op.method or str(_get(raw_operations[op.index], "method"))}
+            entry = {"method": op.method or str(get_ci(raw_operations[op.index], "method"))}
             if op.bulk_id is not None:
                 entry["bulkId"] = op.bulk_id
             try:
@@ -143,11 +147,11 @@ def process(raw_operations, fail_on_errors):
             except ScimError as error:
                 entry.update(_error(error))
             except ServiceError as error:
-                entry.update(_error(_service_error(error)))
+                entry.update(_error(from_service_error(error)))
             results[op.index] = entry
             if not entry["status"].startswith("2"):
                 errors += 1
-                if op.method == "POST" and op.bulk_id:
+                if op.defines_bulk_id:
                     failed.add(op.bulk_id)
                 if fail_on_errors and errors >= fail_on_errors:
                     return [results[i] for i in sorted(results)]
@@ -157,7 +161,7 @@ def process(raw_operations, fail_on_errors):
 def _attempt(op, ids, failed, defined, waiting, base):
     if op.method not in METHODS:
         raise InvalidSyntaxError(f"Bulk method must be one of {', '.join(METHODS)}")
-    if op.method == "POST" and not (isinstance(op.bulk_id, str) and op.bulk_id):
+    if op.method == "POST" and not op.defines_bulk_id:
         raise InvalidSyntaxError("A bulk POST needs a bulkId (RFC 7644 §3.7)")
     unknown = sorted(ref for ref in op.references if ref not in defined)
     if unknown:
@@ -179,13 +183,13 @@ def bulk():
     schemas = body.get("schemas")
     if schemas is not None and (not isinstance(schemas, list) or BULK_REQUEST not in schemas):
         raise InvalidSyntaxError(f"A BulkRequest's schemas must contain {BULK_REQUEST}")
-    operations = _get(body, "Operations")
+    operations = get_ci(body, "Operations")
     if not isinstance(operations, list):
         raise InvalidSyntaxError("A BulkRequest needs \"Operations\": a list")
     if len(operations) > BULK_MAX_OPERATIONS:
         raise PayloadTooLargeError(f"The bulk request has {len(operations)} operations; maxOperations is "
                                    f"{BULK_MAX_OPERATIONS}")
-    fail_on_errors = _get(body, "failOnErrors")
+    fail_on_errors = get_ci(body, "failOnErrors")
     if fail_on_errors is not None and (isinstance(fail_on_errors, bool) or not isinstance(fail_on_errors, int)
                                        or fail_on_errors < 1):
         raise InvalidValueError("failOnErrors must be a positive integer")

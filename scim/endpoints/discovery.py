@@ -9,12 +9,13 @@ from flask import request
 from .. import auth, discovery, repository
 from ..errors import ForbiddenError, NotFoundError
 from ..responses import list_response, scim_response
-from . import _get, base_url, bp, max_results
+from ..schema import get_ci
+from . import base_url, bp, max_results
 
 
 def _refuse_filter():
     # RFC 7644 §4: a filter on discovery endpoints SHOULD be answered with 403.
-    if _get(request.args, "filter") is not None:
+    if get_ci(request.args, "filter") is not None:
         raise ForbiddenError("Discovery endpoints do not support filtering")
 
 

@@ -10,10 +10,9 @@ from flask import g
 from .. import repository
 from ..mapping import etag, group_location
 from ..responses import no_content, resource_response
+from ..schema import GROUP
 from . import base_url, bp, has_projection, json_body, not_modified_response, options, projection
 from .patchop import operations_of
-
-GROUP = repository.GROUP
 
 
 def group_response(group, status=200):
@@ -49,7 +48,8 @@ def patch_group(group_id):
     """Patch a group; 204, or 200 with the resource when attributes/excludedAttributes are asked for."""
     group = repository.patch_group(g.workspace, g.scim_actor, group_id, operations_of(json_body()), options())
     if has_projection():
-        return group_response(repository.get_group(g.workspace, group.id))
+        # patch_group leaves the object current: _save and _bump write their new values onto it.
+        return group_response(group)
     return no_content(etag(group.version))
 
 

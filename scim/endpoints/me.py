@@ -15,13 +15,11 @@ from .. import repository
 from ..errors import InvalidValueError, NotFoundError, ScimError
 from ..mapping import etag
 from ..responses import resource_response
-from . import _get, base_url, bp, not_modified_response, projection
-
-USER = repository.USER
-
+from ..schema import USER, get_ci
+from . import base_url, bp, not_modified_response, projection
 
 def _membership(person):
-    ref = _get(request.args, "workspace")
+    ref = get_ci(request.args, "workspace")
     if ref:
         try:
             workspace = find_workspace(ref)

@@ -2,7 +2,7 @@
 
 from ..constants import PATCH_OP
 from ..errors import InvalidSyntaxError
-from . import _get
+from ..schema import get_ci
 
 
 def operations_of(body):
@@ -13,7 +13,7 @@ def operations_of(body):
     named = [s.lower() for s in schemas if isinstance(s, str)] if isinstance(schemas, list) else []
     if schemas is not None and PATCH_OP.lower() not in named:
         raise InvalidSyntaxError(f"A PATCH body's schemas must contain {PATCH_OP}")
-    operations = _get(body, "Operations")
+    operations = get_ci(body, "Operations")
     if not isinstance(operations, list) or not operations:
         raise InvalidSyntaxError("A PATCH body needs \"Operations\": a non-empty list of operations")
     return operations

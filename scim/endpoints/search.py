@@ -18,10 +18,8 @@ from ..filters import (And, Comparison, Not, Or, ValuePath, compile_filter, filt
                        order_by, parse_filter, user_resource_map)
 from ..quirks import QuirkRecorder
 from ..responses import list_response
-from . import _get, base_url, bp, json_body, max_results, note_quirks, projection, strict
-
-USER, GROUP = repository.USER, repository.GROUP
-
+from ..schema import GROUP, USER, get_ci
+from . import base_url, bp, json_body, max_results, note_quirks, projection, strict
 
 def resource_map(resource_type):
     """Return the filter ResourceMap of a resource type."""
@@ -31,14 +29,15 @@ def resource_map(resource_type):
 
 
 def _integer(source, key, default):
-    value = _get(source, key)
+    value = get_ci(source, key)
     if value is None or value == "":
         return default
-    if isinstance(value, bool):
-        raise InvalidValueError(f"{key} must be an integer")
+    # RFC 7644 §3.4.2.4: startIndex and count are integers; 2.0 is one, 1.9 and 1e400 (infinity) are not.
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise InvalidValueError(f"{key} must be an integer, not {value!r}")
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InvalidValueError(f"{key} must be an integer, not {value!r}") from None
 
 
@@ -49,7 +48,7 @@ class SearchRequest:
         # RFC 7644 §3.4.2.4: startIndex is 1-based; values below 1 mean 1, a negative count means 0.
         self.start_index = max(1, _integer(source, "startIndex", 1))
         self.count = min(max(0, _integer(source, "count", DEFAULT_COUNT)), max_results())
-        text = _get(source, "filter")
+        text = get_ci(source, "filter")
         if text is not None and not isinstance(text, str):
             raise InvalidFilterError("filter must be a string")
         self.filter = parse_filter(text) if text and text.strip() else None
@@ -61,11 +60,11 @@ class SearchRequest:
                                         f"sub-attribute and an operator; write emails[type eq \"work\" and "
                                         f"value eq \"...\"]", error=InvalidFilterError)
             note_quirks(recorder.applied)
-        sort_by = _get(source, "sortBy")
+        sort_by = get_ci(source, "sortBy")
         if sort_by is not None and not isinstance(sort_by, str):
             raise InvalidValueError("sortBy must be an attribute name")
         self.sort_by = sort_by.strip() if sort_by and sort_by.strip() else None
-        order = _get(source, "sortOrder")
+        order = get_ci(source, "sortOrder")
         if order is None or order == "":
             order = "ascending"
         if not isinstance(order, str) or order.lower() not in ("ascending", "descending"):
@@ -98,19 +97,23 @@ def restrict(node, resource_type):
     return node
 
 
-def _criteria(resource_type, search, root=False):
-    """Return (where, order) for one resource type; where is False when nothing of the type can match."""
-    rmap = resource_map(resource_type)
+def _where(resource_type, search, root=False):
+    """Return the compiled filter of one resource type; False when nothing of the type can match."""
     node = search.filter
     if node is not None and root:
         node = restrict(node, resource_type)
         if node is True:
             node = None
         elif node is False:
-            return False, None
-    where = compile_filter(node, rmap) if node is not None else None
-    order = order_by(search.sort_by, rmap, search.descending)[:-1] if search.sort_by else None
-    return where, order
+            return False
+    return compile_filter(node, resource_map(resource_type)) if node is not None else None
+
+
+def _order(resource_type, search):
+    """Return the sortBy terms of one resource type (without the id tiebreak), or None for the default."""
+    if not search.sort_by:
+        return None
+    return order_by(search.sort_by, resource_map(resource_type), search.descending)[:-1]
 
 
 def _render(resource_type, rows, search):
@@ -127,18 +130,32 @@ def run_search(resource_types, search):
     root = len(resource_types) > 1
     for resource_type in resource_types:
         try:
-            plans.append((resource_type, *_criteria(resource_type, search, root)))
+            where = _where(resource_type, search, root)
         except (InvalidFilterError, InvalidValueError) as error:
             if not root:
                 raise
-            first_error = first_error or error
+            first_error, where = first_error or error, False
+        plans.append([resource_type, where, None])
     if search.filter is not None and root and all(where is False for _, where, _ in plans):
         raise first_error or InvalidFilterError("The filter names no attribute of any resource type")
+    # A root search sorts each type by the attribute when it has it; a type without it keeps the default
+    # order (its values are all missing, and missing sorts last). Only an attribute no type has is a 400.
+    sort_error = None
+    for plan in plans:
+        try:
+            plan[2] = _order(plan[0], search)
+        except (InvalidFilterError, InvalidValueError) as error:
+            if not root:
+                raise
+            sort_error = sort_error or error
+            plan[2] = False
+    if sort_error is not None and all(order is False for _, _, order in plans):
+        raise sort_error
     resources, total = [], 0
     for resource_type, where, order in plans:
         if where is False:
             continue
-        type_total, rows = repository.list_page(g.workspace, resource_type, where, order,
+        type_total, rows = repository.list_page(g.workspace, resource_type, where, order or None,
                                                 offset=max(0, offset - total), limit=limit - len(resources))
         if offset < total + type_total and rows:
             resources.extend(_render(resource_type, rows, search))

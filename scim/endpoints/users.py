@@ -5,15 +5,14 @@ from flask import g
 from .. import repository
 from ..mapping import etag, user_location
 from ..responses import no_content, resource_response
+from ..schema import USER
 from . import base_url, bp, json_body, not_modified_response, options, projection
 from .patchop import operations_of
 
-USER = repository.USER
 
-
-def user_response(member, status=200, proj=None):
+def user_response(member, status=200):
     """Answer one user with its ETag (and Location when created)."""
-    resource = repository.render_users(g.workspace, [member], proj or projection(USER), base_url())[0]
+    resource = repository.render_users(g.workspace, [member], projection(USER), base_url())[0]
     return resource_response(resource, status, version=etag(member.version),
                              location=user_location(base_url(), member.id) if status == 201 else None)
 

@@ -15,6 +15,7 @@ multi-valued attribute, and usable against a whole resource. Rules, shared with 
 """
 
 from .. import schema
+from ..schema import get_ci
 from ..errors import InvalidFilterError
 from .nodes import And, Comparison, Not, Or, ValuePath, operands
 from .parser import parse_filter
@@ -36,19 +37,6 @@ def matches(node, element, attribute=None, *, resource_type=None):
     if attribute is not None:
         return _Matcher(resource_type, attribute, element_mode=True).test(node, element)
     return _Matcher(resource_type, None, element_mode=False).test(node, element)
-
-
-def _get(container, key):
-    """Return container[key] with a case-insensitive key, or None."""
-    if not isinstance(container, dict) or key is None:
-        return None
-    if key in container:
-        return container[key]
-    lowered = key.lower()
-    for name, value in container.items():
-        if isinstance(name, str) and name.lower() == lowered:
-            return value
-    return None
 
 
 def _flatten(values):
@@ -97,8 +85,8 @@ class _Matcher:
             raise InvalidFilterError("A value filter cannot be nested inside another value filter")
         if self.resource_type is not None:
             target = resolve_target(self.resource_type, node.path)
-            container = doc if target.extension is None else _get(doc, target.extension)
-            top, parent = _get(container, target.name), target.attr
+            container = doc if target.extension is None else get_ci(doc, target.extension)
+            top, parent = get_ci(container, target.name), target.attr
         else:
             top, parent = self._schemaless_top(node.path, doc), None
         items = top if isinstance(top, list) else ([] if top is None else [top])
@@ -111,12 +99,12 @@ class _Matcher:
     def _schemaless_top(self, path, doc):
         container = doc
         if path.uri is not None and path.uri.lower() not in _CORE_URNS:
-            container = _get(doc, path.uri)
-        value = _get(container, path.name)
+            container = get_ci(doc, path.uri)
+        value = get_ci(container, path.name)
         if value is None and path.uri is None and isinstance(doc, dict):
             for key, extension in doc.items():
                 if isinstance(key, str) and key.lower().startswith("urn:") and isinstance(extension, dict):
-                    value = _get(extension, path.name)
+                    value = get_ci(extension, path.name)
                     if value is not None:
                         break
         return value
@@ -128,16 +116,16 @@ class _Matcher:
                 target = resolve_sub_target(self.parent, path, op)
                 if not self.parent.is_complex:
                     return target.leaf, target.label, _flatten([doc])
-                return target.leaf, target.label, _flatten([_get(doc, target.sub_name)])
-            value = _get(doc, path.name) if isinstance(doc, dict) else (doc if path.name.lower() == "value"
+                return target.leaf, target.label, _flatten([get_ci(doc, target.sub_name)])
+            value = get_ci(doc, path.name) if isinstance(doc, dict) else (doc if path.name.lower() == "value"
                                                                           else None)
             if path.sub is not None:
-                value = [_get(v, path.sub) for v in (value if isinstance(value, list) else [value])]
+                value = [get_ci(v, path.sub) for v in (value if isinstance(value, list) else [value])]
             return None, str(path), _flatten([value])
         if self.resource_type is not None:
             target = resolve_target(self.resource_type, path, op)
-            container = doc if target.extension is None else _get(doc, target.extension)
-            top, sub_key = _get(container, target.name), target.sub_name
+            container = doc if target.extension is None else get_ci(doc, target.extension)
+            top, sub_key = get_ci(container, target.name), target.sub_name
             leaf, label = target.leaf, target.label
         else:
             top, sub_key, leaf, label = self._schemaless_top(path, doc), path.sub, None, str(path)
@@ -147,7 +135,7 @@ class _Matcher:
                     sub_key = "value"
         items = top if isinstance(top, list) else [top]
         if sub_key is not None:
-            items = [_get(item, sub_key) for item in items]
+            items = [get_ci(item, sub_key) for item in items]
         return leaf, label, _flatten(items)
 
     def _comparison(self, node, doc):

@@ -205,6 +205,9 @@ class _Converter:
     def _comparison(self, node, parent):
         op = node.value.lower()
         value = None if node.comp_value is None else node.comp_value.value
+        if isinstance(value, str) and "\x00" in value:
+            # No stored string holds NUL (writes refuse it), and PostgreSQL cannot compare with one.
+            raise InvalidFilterError("A filter value must not contain NUL characters")
         raw = node.attr_path
         if isinstance(raw.attr_name, sly_ast.Filter):
             # Entra's `emails[type eq "work"].value eq "x"` (IDP_BEHAVIORS §1, quirk 5).

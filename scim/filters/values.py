@@ -24,7 +24,11 @@ def parse_datetime(text):
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=datetime.timezone.utc)
-    return parsed.astimezone(datetime.timezone.utc)
+    try:
+        return parsed.astimezone(datetime.timezone.utc)
+    except OverflowError:
+        # An offset that pushes the instant before year 1 or past 9999: no datetime can hold it.
+        return None
 
 
 def coerce_boolean(value):

@@ -303,3 +303,39 @@ def test_concurrent_patches_lose_and_duplicate_nothing(workspace_setup, app):
         assert GroupMember.select().where(GroupMember.group == group["id"]).count() == len(expected)
     got = c.get(f"/scim/v2/Groups/{group['id']}").json
     assert sorted(m["value"] for m in got["members"]) == expected
+
+
+def test_every_scim_update_and_delete_filters_on_the_workspace(workspace_setup, sql_log):
+    """PRODUCT.md: every query filters on workspace_id (Citus routes on it), writes included."""
+    c = workspace_setup.scim_client
+    user = c.post("/scim/v2/Users", json={"userName": "w1", "roles": [{"value": "Readonly", "type": "dev"}]}).json
+    group = c.post("/scim/v2/Groups", json={"displayName": "W"}).json
+    del sql_log[:]
+    user_path, group_path = f"/scim/v2/Users/{user['id']}", f"/scim/v2/Groups/{group['id']}"
+    assert c.put(user_path, json={"userName": "w1b", "active": False,
+                                  "roles": [{"value": "Admin", "type": "dev"}]}).status_code == 200
+    assert patch(c, group_path, {"op": "replace", "path": "displayName", "value": "W2"},
+                 {"op": "add", "path": "members", "value": [{"value": user["id"]}]}).status_code == 204
+    assert c.put(group_path, json={"displayName": "W3"}).status_code == 200
+    writes = [s for s in sql_log if s.lstrip().upper().startswith(("UPDATE", "DELETE"))]
+    assert len(writes) >= 5, sql_log
+    assert all('"workspace_id"' in s for s in writes), writes
+    r = c.get(user_path).json
+    assert r["userName"] == "w1b" and r["active"] is False and r["roles"] == [{"value": "Admin", "type": "dev"}]
+    r = c.get(group_path)
+    assert r.json["displayName"] == "W3" and "members" not in r.json and r.headers["ETag"] == 'W/"3"'
+
+
+def test_patch_with_attributes_answers_what_a_get_reads(workspace_setup):
+    c = workspace_setup.scim_client
+    (user,) = make_users(c, 1, prefix="pa")
+    group = c.post("/scim/v2/Groups", json={"displayName": "PA", "externalId": "e1"}).json
+    path = f"/scim/v2/Groups/{group['id']}"
+    r = patch(c, f"{path}?attributes=displayName,members,externalId,meta",
+              {"op": "replace", "path": "displayName", "value": "PA2"},
+              {"op": "add", "path": "members", "value": [{"value": user}]})
+    assert r.status_code == 200 and r.headers["ETag"] == 'W/"2"'
+    assert r.json == c.get(f"{path}?attributes=displayName,members,externalId,meta").json
+    r = patch(c, f"{path}?attributes=members,meta", {"op": "remove", "path": "members"})
+    assert r.status_code == 200 and r.json["meta"]["version"] == 'W/"3"' and "members" not in r.json
+    assert r.json == c.get(f"{path}?attributes=members,meta").json

@@ -170,3 +170,53 @@ def test_pages_past_the_middle_match_the_forward_order(workspace_setup):
             assert r.json["totalResults"] == total
             assert names(r) == forward[start - 1:start - 1 + count], (start, count)
             assert r.json["itemsPerPage"] == len(forward[start - 1:start - 1 + count])
+
+
+@pytest.mark.parametrize("instant", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_datetime_filter_beyond_the_calendar_is_400_invalid_filter(workspace_setup, instant):
+    c = workspace_setup.scim_client
+    r = c.get("/scim/v2/Users", query_string={"filter": f'meta.created gt "{instant}"'})
+    assert r.status_code == 400, r.data[:300]
+    assert r.json["scimType"] == "invalidFilter"
+
+
+@pytest.mark.parametrize("instant", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"])
+def test_datetime_filter_at_the_calendar_edges_works(people, instant):
+    c, _ = people
+    r = c.get("/scim/v2/Users", query_string={"filter": f'meta.created gt "{instant}"'})
+    assert r.status_code == 200, r.data[:300]
+    everyone = c.get("/scim/v2/Users").json["totalResults"]
+    assert r.json["totalResults"] == (everyone if instant.startswith("0001") else 0)
+
+
+@pytest.mark.parametrize("key, value", [("startIndex", "1e400"), ("count", "-1e400"), ("count", "1.9"),
+                                        ("startIndex", "1.5"), ("count", "NaN")])
+def test_search_paging_numbers_that_are_not_integers_are_400(workspace_setup, key, value):
+    c = workspace_setup.scim_client
+    raw = '{"schemas": ["%s"], "%s": %s}' % (SEARCH, key, value)
+    r = c.post("/scim/v2/Users/.search", data=raw, content_type="application/scim+json")
+    assert r.status_code == 400, r.data[:300]
+    assert r.json["scimType"] == "invalidValue"
+
+
+def test_search_paging_accepts_integral_floats(people):
+    c, _ = people
+    r = c.post("/scim/v2/Users/.search", json={"schemas": [SEARCH], "startIndex": 2.0, "count": 1.0})
+    assert r.status_code == 200 and r.json["startIndex"] == 2 and r.json["itemsPerPage"] == 1
+
+
+def test_root_search_sort_by_an_attribute_one_type_lacks_keeps_both_types(people):
+    c, _ = people
+    c.post("/scim/v2/Groups", json={"displayName": "Eng"})
+    everyone = c.get("/scim/v2/Users").json["totalResults"] + 1
+    r = c.post("/scim/v2/.search", json={"schemas": [SEARCH], "sortBy": "userName"})
+    assert r.status_code == 200 and r.json["totalResults"] == everyone
+    users = [x["userName"] for x in r.json["Resources"] if x["meta"]["resourceType"] == "User"]
+    assert users == sorted(users) and r.json["Resources"][-1]["displayName"] == "Eng"
+    r = c.post("/scim/v2/.search", json={"schemas": [SEARCH], "sortBy": "displayName",
+                                         "sortOrder": "descending"})
+    assert r.status_code == 200 and r.json["totalResults"] == everyone
+    r = c.post("/scim/v2/.search", json={"schemas": [SEARCH], "sortBy": "bogus"})
+    assert r.status_code == 400 and r.json["scimType"] == "invalidValue"
+    r = c.post("/scim/v2/Groups/.search", json={"schemas": [SEARCH], "sortBy": "userName"})
+    assert r.status_code == 400 and r.json["scimType"] == "invalidValue"

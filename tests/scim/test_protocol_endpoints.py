@@ -241,3 +241,16 @@ def test_unknown_ids_are_404(workspace_setup, method, path):
     c = workspace_setup.scim_client
     kwargs = {"json": {"displayName": "x"}} if method == "put" else {}
     assert_error(getattr(c, method)(path, **kwargs), 404)
+
+
+@pytest.mark.parametrize("bulk_id", [["a"], {"a": 1}, "", 7])
+def test_bulk_post_with_a_bad_bulk_id_is_a_400_entry_not_a_500(workspace_setup, bulk_id):
+    c = workspace_setup.scim_client
+    body = {"schemas": [BULK_REQUEST], "Operations": [
+        {"method": "POST", "path": "/Users", "bulkId": bulk_id, "data": {"userName": "badid"}},
+        {"method": "POST", "path": "/Users", "bulkId": "ok", "data": {"userName": "goodid"}}]}
+    r = c.post("/scim/v2/Bulk", json=body)
+    assert r.status_code == 200, r.data[:300]
+    ops = r.json["Operations"]
+    assert [o["status"] for o in ops] == ["400", "201"]
+    assert ops[0]["response"]["scimType"] == "invalidSyntax" and ops[0]["bulkId"] == bulk_id

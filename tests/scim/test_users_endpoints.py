@@ -338,3 +338,63 @@ def test_attributes_and_excluded_attributes_on_single_resources(workspace_setup)
     assert "emails" not in r.json and "meta" not in r.json and r.json["name"] == {"givenName": "G"}
     r = c.post("/scim/v2/Users?attributes=userName", json={"userName": "proj2"})
     assert r.status_code == 201 and set(r.json) == {"schemas", "id", "userName"}
+
+
+def test_nul_in_any_string_is_400_invalid_value(workspace_setup):
+    """PostgreSQL cannot store NUL in text: every write refuses it before the database sees it."""
+    c = workspace_setup.scim_client
+    for body in ({"userName": "nul\u0000name"}, {"userName": "ok-nul", "name": {"givenName": "a\u0000"}},
+                 {"userName": "ok-nul", "emails": [{"value": "a\u0000@x.com"}]}):
+        r = c.post("/scim/v2/Users", json=body)
+        assert r.status_code == 400 and r.json["scimType"] == "invalidValue", r.data[:300]
+        assert "NUL" in r.json["detail"]
+    user = c.post("/scim/v2/Users", json={"userName": "ok-nul"}).json
+    r = c.patch(f"/scim/v2/Users/{user['id']}", json={
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "displayName", "value": "x\u0000"}]})
+    assert r.status_code == 400 and r.json["scimType"] == "invalidValue", r.data[:300]
+    r = c.post("/scim/v2/Groups", json={"displayName": "g\u0000"})
+    assert r.status_code == 400 and r.json["scimType"] == "invalidValue", r.data[:300]
+    r = c.post("/scim/v2/Groups", json={"displayName": "g", "members": [{"value": "\u0000"}]})
+    assert r.status_code == 400 and r.json["scimType"] == "invalidValue", r.data[:300]
+    assert c.get(f"/scim/v2/Users/{user['id']}").json["userName"] == "ok-nul"
+
+
+def test_nul_in_ids_and_filters_is_not_a_500(workspace_setup):
+    c = workspace_setup.scim_client
+    assert c.get("/scim/v2/Users/a%00b").status_code == 404
+    assert c.get("/scim/v2/Groups/a%00b").status_code == 404
+    for text in ('userName eq "a\u0000"', 'userName eq "a\\u0000"', 'emails[value sw "\u0000"]'):
+        r = c.get("/scim/v2/Users", query_string={"filter": text})
+        assert r.status_code == 400 and r.json["scimType"] == "invalidFilter", r.data[:300]
+    r = c.post("/scim/v2/.search", json={"filter": 'displayName eq "\u0000"'})
+    assert r.status_code == 400 and r.json["scimType"] == "invalidFilter", r.data[:300]
+
+
+def test_user_update_reads_roles_once_and_checks_the_manager_only_when_it_changes(workspace_setup,
+                                                                                  monkeypatch):
+    c = workspace_setup.scim_client
+    boss = create(c, "boss2")
+    user = create(c, "worker2", roles=[{"value": "Readonly", "type": "dev"}],
+                  **{ENTERPRISE: {"manager": {"value": boss["id"]}}})
+    path = f"/scim/v2/Users/{user['id']}"
+    statements = []
+    original = db.obj.execute_sql
+
+    def recording(sql, params=None):
+        statements.append(sql)
+        return original(sql, params)
+
+    monkeypatch.setattr(db.obj, "execute_sql", recording)
+    body = {"userName": "worker2", "displayName": "W", "roles": [{"value": "Admin", "type": "dev"}],
+            ENTERPRISE: {"manager": {"value": boss["id"]}}}
+    r = c.put(path, json=body)
+    assert r.status_code == 200 and r.json["roles"] == [{"value": "Admin", "type": "dev"}], r.json
+    write = statements[:next(i for i, s in enumerate(statements) if s.lstrip().upper().startswith("UPDATE"))]
+    role_reads = [s for s in write if s.lstrip().upper().startswith("SELECT") and '"member_role"' in s]
+    assert len(role_reads) == 1, role_reads
+    member_reads = [s for s in write if s.lstrip().upper().startswith("SELECT") and 'FROM "member"' in s]
+    assert len(member_reads) == 1, member_reads  # the locked row only: the manager did not change
+    del statements[:]
+    body[ENTERPRISE] = {"manager": {"value": "nobody"}}
+    assert_error(c.put(path, json=body), 400, "invalidValue")
