@@ -213,7 +213,10 @@ def _parse_instant(value):
         raise ValueError(f"not an xs:dateTime: {value!r}")
     base, fraction, zone = match.groups()
     text = base + (fraction[:7] if fraction else "") + ("+00:00" if zone in (None, "Z") else zone)
-    return datetime.fromisoformat(text).astimezone(timezone.utc)
+    try:
+        return datetime.fromisoformat(text).astimezone(timezone.utc)
+    except OverflowError as exc:  # 0001-01-01T00:00:00+05:00 lies before the first representable UTC time
+        raise ValueError(f"not a representable xs:dateTime: {value!r}") from exc
 
 
 def _iso(moment):

@@ -304,3 +304,16 @@ def test_xmlsec_missing_is_logged_at_start_up(tmp_path, monkeypatch, caplog, dat
     errors = [r for r in caplog.records if r.levelno == logging.ERROR and r.name == "roster.sso"]
     assert errors and "xmlsec1 not found" in errors[0].getMessage()
     assert application.extensions["roster.xmlsec"] is False
+
+
+def test_metadata_valid_until_before_the_calendar_is_not_a_500(workspace_setup):
+    import re
+
+    from idp_fixtures.sso import make_signing_key, render_metadata
+    key = make_signing_key()
+    xml = render_metadata("google", entity_id="https://google.example.test/entity",
+                          sso_url="https://idp.example.test/sso", certificate_b64=key.cert_b64)
+    xml = re.sub(r'validUntil="[^"]*"', 'validUntil="0001-01-01T00:00:00+05:00"', xml)
+    r = workspace_setup.admin_client.post(connections_url(workspace_setup.workspace), json={
+        "provider": "saml", "name": "Ancient", "domains": ["example.com"], "config": {"metadata_xml": xml}})
+    assert r.status_code == 201, r.json
