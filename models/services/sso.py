@@ -328,17 +328,33 @@ def test_is_current(connection):
     return last.get("status") in PASSING and last.get("config_version") == connection.config_version
 
 
+def _settings(config):
+    """Return a config without what changes on every save (when metadata was fetched)."""
+    return {k: v for k, v in (config or {}).items() if k != "metadata_fetched_at"}
+
+
+def _same_secret(site, connection, secret):
+    """Tell whether the secret is the one stored (each seal differs, so compare the plain text)."""
+    if not connection.secret:
+        return False
+    try:
+        return site.unseal(connection.secret) == secret
+    except InvalidError:
+        return False
+
+
 def update_connection(change, workspace, connection, prepared, site):
     """Apply an update; new config or domains make the last test stale and an active connection draft."""
     before = describe(connection)
     fields = dict(prepared.fields)
-    reconfigured = (("config" in fields and fields["config"] != connection.config)
-                    or prepared.secret is not None
+    new_secret = prepared.secret is not None and not _same_secret(site, connection, prepared.secret)
+    reconfigured = (("config" in fields and _settings(fields["config"]) != _settings(connection.config))
+                    or new_secret
                     or ("domains" in fields and fields["domains"] != connection.domains))
     for key, value in fields.items():
         if key != "status":
             setattr(connection, key, value)
-    if prepared.secret is not None:
+    if new_secret:
         connection.secret = site.seal(prepared.secret)
     if reconfigured:
         connection.config_version += 1
