@@ -609,7 +609,9 @@ def verify_id_token(
         "display_name": claims.get("name"),
         "claims": _claims_preview(claims),
     }
-    _check_email(claims, add, allowed_domains)
+    email = _check_email(claims, add)
+    if email is not None and allowed_domains is not None:
+        checks.append(check_email_domain(email, allowed_domains, "oidc.profile.email_domain", "profile"))
     return checks, profile
 
 
@@ -716,7 +718,8 @@ def _check_claims(claims, add, *, issuer, client_id, nonce, now, skew):
         add("oidc.id_token.subject", PASS, f"Subject {claims['sub']}")
 
 
-def _check_email(claims, add, allowed_domains):
+def _check_email(claims, add):
+    """Check the token's email claim; return the email when there is one."""
     email = claims.get("email")
     if not isinstance(email, str) or "@" not in email:
         add(
@@ -726,7 +729,7 @@ def _check_email(claims, add, allowed_domains):
             stage="profile",
             fix="Request the email scope and allow the app to release the user's email.",
         )
-        return
+        return None
     add("oidc.profile.email", PASS, f"Email {email}", stage="profile")
     if claims.get("email_verified") is False:
         add(
@@ -736,16 +739,7 @@ def _check_email(claims, add, allowed_domains):
             stage="profile",
             fix="Only verified emails should sign in; verify the address in the provider.",
         )
-    if allowed_domains is not None:
-        checks_entry = check_email_domain(email, allowed_domains, "oidc.profile.email_domain", "profile")
-        add(
-            checks_entry.id,
-            checks_entry.status,
-            checks_entry.message,
-            fix=checks_entry.fix,
-            detail=checks_entry.detail,
-            stage="profile",
-        )
+    return email
 
 
 def finish_login(
