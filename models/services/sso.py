@@ -87,23 +87,24 @@ def hash_state(state):
 
 # Reading
 
+def _lookup(model, row_id, message, *conditions):
+    """Return the row with this id matching the conditions or raise NotFoundError (ids are at most 36 chars)."""
+    row = model.get_or_none(model.id == row_id, *conditions) \
+        if isinstance(row_id, str) and len(row_id) <= 36 else None
+    if row is None:
+        raise NotFoundError(message)
+    return row
+
+
 def get_connection(workspace, connection_id):
     """Return a connection of the workspace or raise NotFoundError."""
-    connection = SsoConnection.get_or_none(SsoConnection.id == connection_id,
-                                           SsoConnection.workspace == workspace.id) \
-        if isinstance(connection_id, str) and len(connection_id) <= 36 else None
-    if connection is None:
-        raise NotFoundError("SSO connection not found")
-    return connection
+    return _lookup(SsoConnection, connection_id, "SSO connection not found",
+                   SsoConnection.workspace == workspace.id)
 
 
 def find_public_connection(connection_id):
     """Return the connection behind a public SSO URL (its id is the only key) or raise NotFoundError."""
-    connection = SsoConnection.get_or_none(SsoConnection.id == connection_id) \
-        if isinstance(connection_id, str) and len(connection_id) <= 36 else None
-    if connection is None:
-        raise NotFoundError("SSO connection not found")
-    return connection
+    return _lookup(SsoConnection, connection_id, "SSO connection not found")
 
 
 def list_connections(workspace):
@@ -391,12 +392,8 @@ def delete_connection(change, workspace, connection):
 
 def get_test_run(workspace, connection, run_id):
     """Return a test run of the connection (expiring it when its time is up) or raise NotFoundError."""
-    run = SsoTestRun.get_or_none(SsoTestRun.id == run_id, SsoTestRun.workspace == workspace.id,
-                                 SsoTestRun.connection == connection.id) \
-        if isinstance(run_id, str) and len(run_id) <= 36 else None
-    if run is None:
-        raise NotFoundError("Test run not found")
-    return expire_if_due(run)
+    return expire_if_due(_lookup(SsoTestRun, run_id, "Test run not found", SsoTestRun.workspace == workspace.id,
+                                 SsoTestRun.connection == connection.id))
 
 
 def expire_if_due(run):
