@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from peewee import IntegrityError
 
-from ..db import db, utcnow
+from ..db import db, new_id, utcnow
 from ..sso import PASSING, PROVIDERS, SsoConnection, SsoConsumedId, SsoDomain, SsoTestRun
 from . import ConflictError, InvalidError, NotFoundError
 from .workspaces import TENANT_EXTRA_CLEANUP
@@ -299,7 +299,7 @@ def _claim_domains(workspace):
                             errors={"domains": [f"Claimed by another workspace: {', '.join(sorted(taken))}"]})
     try:
         with db.atomic():
-            SsoDomain.insert_many([{"id": secrets.token_hex(16), "workspace": workspace.id, "domain": d,
+            SsoDomain.insert_many([{"id": new_id(), "workspace": workspace.id, "domain": d,
                                     "created_at": utcnow()} for d in missing]).execute()
     except IntegrityError:
         raise ConflictError("One of the domains was just claimed by another workspace",
