@@ -81,7 +81,6 @@ class ProviderMetadata:
     authorization_endpoint: str
     token_endpoint: str
     jwks_uri: str
-    userinfo_endpoint: str = None
     signing_algorithms: list = field(default_factory=list)
     token_auth_methods: list = field(default_factory=lambda: ["client_secret_basic"])
     code_challenge_methods: list = field(default_factory=list)
@@ -95,7 +94,6 @@ class ProviderMetadata:
             authorization_endpoint=document["authorization_endpoint"],
             token_endpoint=document["token_endpoint"],
             jwks_uri=document["jwks_uri"],
-            userinfo_endpoint=document.get("userinfo_endpoint"),
             signing_algorithms=list(document.get("id_token_signing_alg_values_supported") or []),
             # OIDC Discovery §3: client_secret_basic is the default when the field is omitted.
             token_auth_methods=list(

@@ -38,8 +38,6 @@ PROTOCOL = NS_SAMLP
 
 NAMEID_EMAIL = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
 NAMEID_UNSPECIFIED = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
-NAMEID_PERSISTENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
-NAMEID_TRANSIENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
 NAMEID_ENTITY = "urn:oasis:names:tc:SAML:2.0:nameid-format:entity"
 CM_BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
 STATUS_SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
@@ -778,8 +776,6 @@ def start_login(
     acs_url,
     relay_state,
     *,
-    nameid_format=NAMEID_EMAIL,
-    force_authn=False,
     now=None,
 ):
     """Return (request_id, redirect_url) for an AuthnRequest sent with the HTTP-Redirect binding."""
@@ -799,8 +795,7 @@ def start_login(
         protocol_binding=BINDING_HTTP_POST,
         assertion_consumer_service_url=acs_url,
         issuer=saml.Issuer(text=sp_entity_id, format=NAMEID_ENTITY),
-        name_id_policy=samlp.NameIDPolicy(format=nameid_format, allow_create="true"),
-        force_authn="true" if force_authn else None,
+        name_id_policy=samlp.NameIDPolicy(format=NAMEID_EMAIL, allow_create="true"),
     )
     message = http_redirect_message(request.to_string().decode("utf-8"), destination, relay_state or "")
     location = dict(message["headers"])["Location"]
