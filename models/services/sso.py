@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from peewee import IntegrityError
 
 from ..db import db, new_id, utcnow
-from ..sso import PASSING, PROVIDERS, SsoConnection, SsoConsumedId, SsoDomain, SsoTestRun
+from ..sso import CONNECTION_STATUSES, PASSING, PROVIDERS, SsoConnection, SsoConsumedId, SsoDomain, SsoTestRun
 from . import ConflictError, InvalidError, NotFoundError
 from .workspaces import TENANT_EXTRA_CLEANUP
 
@@ -268,8 +268,8 @@ def prepare_connection(workspace, data, existing=None):
         else:
             fields["config"], secret = _prepare_oidc_config(config, existing)
     if "status" in data:
-        if data["status"] not in ("draft", "active", "inactive"):
-            raise InvalidError("Invalid status", errors={"status": ["One of draft, active, inactive"]})
+        if data["status"] not in CONNECTION_STATUSES:
+            raise InvalidError("Invalid status", errors={"status": [f"One of {', '.join(CONNECTION_STATUSES)}"]})
         if existing is None and data["status"] == "active":
             raise ConflictError("A new connection cannot be active: test it first, then activate it")
         fields["status"] = data["status"]
