@@ -12,7 +12,6 @@ from .workspace import Workspace
 
 PROVIDERS = ("saml", "oidc")
 CONNECTION_STATUSES = ("draft", "active", "inactive")
-RUN_STATUSES = ("pending_login", "passed", "passed_with_warnings", "failed", "expired")
 PASSING = ("passed", "passed_with_warnings")
 
 

@@ -11,8 +11,9 @@ def init_sso(api, app):
     from .saml import xmlsec_available, xmlsec_status
     api.register_blueprint(views.blp)
     app.register_blueprint(views.public_bp)
-    if xmlsec_available():
+    available = xmlsec_available()
+    if available:
         log.info("SAML: %s", xmlsec_status())
     else:
         log.error("SAML sign-in tests are unavailable: %s", xmlsec_status())
-    app.extensions["roster.xmlsec"] = xmlsec_available()
+    app.extensions["roster.xmlsec"] = available

@@ -50,11 +50,6 @@ def summarize(checks):
     return PASSED, f"All {len(passed)} check(s) passed"
 
 
-def failed(checks):
-    """Return True when any check failed."""
-    return any(c.status == FAIL for c in checks)
-
-
 def _normalize_domains(domains):
     return sorted({d.strip().lower().lstrip("@").rstrip(".") for d in (domains or ()) if d and d.strip()})
 

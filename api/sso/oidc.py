@@ -8,6 +8,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -42,6 +43,9 @@ REQUIRED_DISCOVERY_FIELDS = (
     "subject_types_supported",
     "id_token_signing_alg_values_supported",
 )
+# Discovery §3 types: the *_supported members are JSON arrays of strings, the others strings (URLs).
+OPTIONAL_DISCOVERY_LISTS = ("token_endpoint_auth_methods_supported", "code_challenge_methods_supported")
+OPTIONAL_DISCOVERY_STRINGS = ("userinfo_endpoint",)
 DEFAULT_LEEWAY = timedelta(seconds=60)
 MAX_LEEWAY = timedelta(minutes=5)
 MAX_TOKEN_AGE = timedelta(minutes=10)
@@ -77,7 +81,6 @@ class ProviderMetadata:
     authorization_endpoint: str
     token_endpoint: str
     jwks_uri: str
-    userinfo_endpoint: str = None
     signing_algorithms: list = field(default_factory=list)
     token_auth_methods: list = field(default_factory=lambda: ["client_secret_basic"])
     code_challenge_methods: list = field(default_factory=list)
@@ -91,7 +94,6 @@ class ProviderMetadata:
             authorization_endpoint=document["authorization_endpoint"],
             token_endpoint=document["token_endpoint"],
             jwks_uri=document["jwks_uri"],
-            userinfo_endpoint=document.get("userinfo_endpoint"),
             signing_algorithms=list(document.get("id_token_signing_alg_values_supported") or []),
             # OIDC Discovery §3: client_secret_basic is the default when the field is omitted.
             token_auth_methods=list(
@@ -140,6 +142,22 @@ def _insecure(url):
     return parts.scheme != "https" and parts.hostname not in ("localhost", "127.0.0.1", "::1")
 
 
+def _malformed_fields(document):
+    """Return the discovery fields present whose JSON type is not the one Discovery §3 gives them."""
+    bad = []
+    for name in REQUIRED_DISCOVERY_FIELDS + OPTIONAL_DISCOVERY_LISTS + OPTIONAL_DISCOVERY_STRINGS:
+        if name not in document or (document[name] is None and name not in REQUIRED_DISCOVERY_FIELDS):
+            continue
+        value = document[name]
+        if name.endswith("_supported"):
+            ok = isinstance(value, list) and all(isinstance(item, str) for item in value)
+        else:
+            ok = isinstance(value, str)
+        if not ok:
+            bad.append(name)
+    return bad
+
+
 def discover(issuer, fetch):
     """Fetch and check the issuer's discovery document; return (checks, ProviderMetadata or None)."""
     stage = "discovery"
@@ -167,6 +185,20 @@ def discover(issuer, fetch):
                 FAIL,
                 f"The discovery document lacks {', '.join(missing)}",
                 detail={"missing": missing},
+            )
+        )
+        return checks, None
+    malformed = _malformed_fields(document)
+    if malformed:
+        checks.append(
+            Check(
+                "oidc.discovery.required_fields",
+                stage,
+                FAIL,
+                f"The discovery document has malformed {', '.join(malformed)}: the *_supported fields must be "
+                "lists of strings and the others strings",
+                fix="Check that the issuer URL points at the provider's OpenID Connect discovery document.",
+                detail={"malformed": malformed},
             )
         )
         return checks, None
@@ -557,6 +589,13 @@ def verify_id_token(
     except (jwt.PyJWTError, ValueError, TypeError) as exc:
         add("oidc.id_token.signature", FAIL, f"The ID token could not be verified: {exc}")
         return checks, {}
+    try:
+        json.dumps(claims, allow_nan=False)
+    except ValueError:
+        # RFC 8259 §6: NaN and Infinity are not JSON numbers; Python's parser lets them through.
+        add("oidc.id_token.signature", FAIL,
+            "The ID token could not be verified: its claims hold NaN or Infinity, which JSON does not allow")
+        return checks, {}
     add("oidc.id_token.signature", PASS, "The ID token signature verifies with the provider's key")
     _check_claims(claims, add, issuer=issuer, client_id=client_id, nonce=nonce, now=now, skew=skew)
     profile = {
@@ -568,17 +607,29 @@ def verify_id_token(
         "display_name": claims.get("name"),
         "claims": _claims_preview(claims),
     }
-    _check_email(claims, add, allowed_domains)
+    email = _check_email(claims, add)
+    if email is not None and allowed_domains is not None:
+        checks.append(check_email_domain(email, allowed_domains, "oidc.profile.email_domain", "profile"))
     return checks, profile
 
 
 def _number(claims, name):
     value = claims.get(name)
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    usable = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return value if usable else None
+
+
+def _datetime(timestamp):
+    """Return the UTC datetime of a NumericDate, or None when no calendar date can hold it."""
+    try:
+        return datetime.fromtimestamp(timestamp, timezone.utc)
+    except (OverflowError, ValueError, OSError):
+        return None
 
 
 def _when(timestamp):
-    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    moment = _datetime(timestamp)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment is not None else str(timestamp)
 
 
 def _check_claims(claims, add, *, issuer, client_id, nonce, now, skew):
@@ -614,6 +665,10 @@ def _check_claims(claims, add, *, issuer, client_id, nonce, now, skew):
     exp, iat, nbf = _number(claims, "exp"), _number(claims, "iat"), claims.get("nbf")
     if exp is None:
         add("oidc.id_token.expiry", FAIL, "The token has no numeric exp claim")
+    elif _datetime(exp) is None:
+        # RFC 7519 §2 NumericDate: a time in seconds; one past any calendar date is no usable expiry.
+        add("oidc.id_token.expiry", FAIL, f"The token's exp claim {exp} is not a usable time",
+            detail={"exp": exp})
     elif now >= exp + skew:
         add(
             "oidc.id_token.expiry",
@@ -661,7 +716,8 @@ def _check_claims(claims, add, *, issuer, client_id, nonce, now, skew):
         add("oidc.id_token.subject", PASS, f"Subject {claims['sub']}")
 
 
-def _check_email(claims, add, allowed_domains):
+def _check_email(claims, add):
+    """Check the token's email claim; return the email when there is one."""
     email = claims.get("email")
     if not isinstance(email, str) or "@" not in email:
         add(
@@ -671,7 +727,7 @@ def _check_email(claims, add, allowed_domains):
             stage="profile",
             fix="Request the email scope and allow the app to release the user's email.",
         )
-        return
+        return None
     add("oidc.profile.email", PASS, f"Email {email}", stage="profile")
     if claims.get("email_verified") is False:
         add(
@@ -681,16 +737,7 @@ def _check_email(claims, add, allowed_domains):
             stage="profile",
             fix="Only verified emails should sign in; verify the address in the provider.",
         )
-    if allowed_domains is not None:
-        checks_entry = check_email_domain(email, allowed_domains, "oidc.profile.email_domain", "profile")
-        add(
-            checks_entry.id,
-            checks_entry.status,
-            checks_entry.message,
-            fix=checks_entry.fix,
-            detail=checks_entry.detail,
-            stage="profile",
-        )
+    return email
 
 
 def finish_login(

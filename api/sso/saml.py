@@ -38,8 +38,6 @@ PROTOCOL = NS_SAMLP
 
 NAMEID_EMAIL = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
 NAMEID_UNSPECIFIED = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
-NAMEID_PERSISTENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
-NAMEID_TRANSIENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
 NAMEID_ENTITY = "urn:oasis:names:tc:SAML:2.0:nameid-format:entity"
 CM_BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
 STATUS_SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
@@ -140,12 +138,29 @@ def _find_xmlsec1():
     return None
 
 
+XMLSEC1_MISSING = (
+    "xmlsec1 not found: SAML sign-in tests cannot verify signatures. Install it "
+    "(Debian/Ubuntu: apt-get install xmlsec1; macOS: brew install libxmlsec1) "
+    "or set XMLSEC1_BINARY to its path."
+)
+XMLSEC1_FIX = "Install xmlsec1 on every Roster server (Debian/Ubuntu: apt-get install xmlsec1)."
+
+
+class _XmlSec1(CryptoBackendXmlSec1):
+    """pysaml2's xmlsec1 backend, asking the binary for its version once instead of twice per check."""
+
+    @functools.cached_property
+    def version(self):
+        """Return the xmlsec1 version (one `xmlsec1 --version` run per backend)."""
+        return super().version
+
+
 @functools.lru_cache(maxsize=1)
 def _backend():
     binary = _find_xmlsec1()
     if binary is None:
-        raise XmlsecMissingError(xmlsec_status())
-    return CryptoBackendXmlSec1(binary)
+        raise XmlsecMissingError(XMLSEC1_MISSING)
+    return _XmlSec1(binary)
 
 
 def xmlsec_available():
@@ -160,16 +175,15 @@ def xmlsec_status():
     """Return a one-line start-up message saying whether and where xmlsec1 was found."""
     binary = _find_xmlsec1()
     if binary is None:
-        return (
-            "xmlsec1 not found: SAML sign-in tests cannot verify signatures. Install it "
-            "(Debian/Ubuntu: apt-get install xmlsec1; macOS: brew install libxmlsec1) "
-            "or set XMLSEC1_BINARY to its path."
-        )
+        return XMLSEC1_MISSING
+    backend = _backend()
+    if backend.xmlsec != binary:
+        backend = _XmlSec1(binary)
     try:
-        version = CryptoBackendXmlSec1(binary).version
+        version = backend.version
     except OSError as exc:
-        return f"xmlsec1 at {binary} cannot be run: {exc}"
-    return f"xmlsec1 {version} found at {binary}"
+        return f"xmlsec1 at {backend.xmlsec} cannot be run: {exc}"
+    return f"xmlsec1 {version} found at {backend.xmlsec}"
 
 
 # XML
@@ -213,7 +227,10 @@ def _parse_instant(value):
         raise ValueError(f"not an xs:dateTime: {value!r}")
     base, fraction, zone = match.groups()
     text = base + (fraction[:7] if fraction else "") + ("+00:00" if zone in (None, "Z") else zone)
-    return datetime.fromisoformat(text).astimezone(timezone.utc)
+    try:
+        return datetime.fromisoformat(text).astimezone(timezone.utc)
+    except OverflowError as exc:  # 0001-01-01T00:00:00+05:00 lies before the first representable UTC time
+        raise ValueError(f"not a representable xs:dateTime: {value!r}") from exc
 
 
 def _iso(moment):
@@ -704,7 +721,7 @@ def _check_metadata_signature(meta, root, xml_text, stage):
             data, meta.signing_certificates, node_name, holder.get("ID")
         )
     except XmlsecMissingError as exc:
-        return checks + [Check("saml.metadata.signature", stage, WARN, str(exc))]
+        return checks + [Check("saml.metadata.signature", stage, WARN, str(exc), fix=XMLSEC1_FIX)]
     if verified:
         checks.append(
             Check(
@@ -759,8 +776,6 @@ def start_login(
     acs_url,
     relay_state,
     *,
-    nameid_format=NAMEID_EMAIL,
-    force_authn=False,
     now=None,
 ):
     """Return (request_id, redirect_url) for an AuthnRequest sent with the HTTP-Redirect binding."""
@@ -780,8 +795,7 @@ def start_login(
         protocol_binding=BINDING_HTTP_POST,
         assertion_consumer_service_url=acs_url,
         issuer=saml.Issuer(text=sp_entity_id, format=NAMEID_ENTITY),
-        name_id_policy=samlp.NameIDPolicy(format=nameid_format, allow_create="true"),
-        force_authn="true" if force_authn else None,
+        name_id_policy=samlp.NameIDPolicy(format=NAMEID_EMAIL, allow_create="true"),
     )
     message = http_redirect_message(request.to_string().decode("utf-8"), destination, relay_state or "")
     location = dict(message["headers"])["Location"]
@@ -975,9 +989,7 @@ class _ResponseVerifier:
             if not self.verified:
                 self.profile = {}
         except XmlsecMissingError as exc:
-            self.add(
-                "saml.xmlsec", "signature", FAIL, str(exc), fix="Install xmlsec1 on every Roster server."
-            )
+            self.add("saml.xmlsec", "signature", FAIL, str(exc), fix=XMLSEC1_FIX)
             self.profile = {}
 
     def _run(self, saml_response_b64):

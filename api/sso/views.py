@@ -11,6 +11,7 @@ from models.services import sso as svc
 from models.sso import CONNECTION_STATUSES, PROVIDERS
 
 from ..auth import authenticate_request, current_actor, request_info, workspace_access
+from .saml import NAMEID_EMAIL
 
 blp = Blueprint("sso", __name__, url_prefix="/api/v1/workspaces",
                 description="SSO connections and test sign-ins")
@@ -94,8 +95,7 @@ def connection_out(connection):
     here = site()
     if connection.provider == "saml":
         sp = {"entity_id": here.sp_entity_id(connection), "acs_url": here.acs_url(connection),
-              "metadata_url": here.sp_entity_id(connection), "nameid_format":
-              "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"}
+              "metadata_url": here.sp_entity_id(connection), "nameid_format": NAMEID_EMAIL}
     else:
         sp = {"redirect_uri": here.redirect_uri(connection)}
     return {"id": connection.id, "provider": connection.provider, "name": connection.name,
@@ -218,7 +218,6 @@ def _workspace_of(connection):
 @public_bp.route("/<connection_id>/metadata", methods=["GET"])
 def sp_metadata(connection_id):
     """Serve the SP metadata of a SAML connection (entityID, ACS URL, NameID format)."""
-    from .saml import NAMEID_EMAIL
     from .saml import sp_metadata as render
     try:
         connection = svc.find_public_connection(connection_id)

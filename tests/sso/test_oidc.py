@@ -303,3 +303,23 @@ def test_leeway_bounded_and_clock_injected(oidc_provider):
 def test_garbage_tokens_fail_cleanly(oidc_provider, token):
     checks, profile = verify(oidc_provider, token)
     assert len(failures(checks)) == 1 and profile == {}
+
+
+@pytest.mark.parametrize("changes", [
+    {"response_types_supported": 1},
+    {"id_token_signing_alg_values_supported": 5},
+    {"id_token_signing_alg_values_supported": ["RS256", 7]},
+    {"authorization_endpoint": 123},
+    {"jwks_uri": ["x"]},
+    {"issuer": {"url": "https://op.example.test"}},
+    {"token_endpoint_auth_methods_supported": 3},
+    {"code_challenge_methods_supported": "S256"},
+    {"userinfo_endpoint": 9},
+])
+def test_discovery_malformed_fields_fail_cleanly(changes):
+    import json
+
+    checks, provider = oidc.discover("https://op.example.test", static(json.dumps(good_document(**changes))))
+    assert failures(checks) == ["oidc.discovery.required_fields"]
+    assert checks[-1].detail == {"malformed": list(changes)}
+    assert provider is None

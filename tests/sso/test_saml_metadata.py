@@ -205,3 +205,15 @@ def test_xmlsec_status_names_binary():
 def test_xmlsec_missing_message(monkeypatch):
     monkeypatch.setattr(saml, "_find_xmlsec1", lambda: None)
     assert "apt-get install xmlsec1" in saml.xmlsec_status()
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"])
+def test_valid_until_outside_the_calendar_fails_cleanly(value):
+    import re
+
+    xml, _ = shaped("google")
+    xml = re.sub(r'validUntil="[^"]*"', f'validUntil="{value}"', xml)
+    assert by_id(check_metadata(xml))["saml.metadata.valid_until"] == "warn"  # unreadable, as any bad date
+    assert parse_metadata(xml).valid_until is None
+    with pytest.raises(ValueError, match="representable"):
+        saml._parse_instant(value)

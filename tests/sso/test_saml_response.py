@@ -323,3 +323,25 @@ def test_missing_xmlsec1_is_a_clear_failed_check(saml_idp, login, monkeypatch):
     assert failures(checks) == ["saml.xmlsec"]
     assert "apt-get install xmlsec1" in checks[-1].message
     assert profile == {}
+
+
+def test_xmlsec1_version_asked_once_not_per_signature(saml_idp, login, monkeypatch):
+    from saml2 import sigver
+    asked = []
+    real_popen = sigver.Popen
+
+    def counting_popen(args, *rest, **kwargs):
+        if "--version" in args:
+            asked.append(args)
+        return real_popen(args, *rest, **kwargs)
+    monkeypatch.setattr(sigver, "Popen", counting_popen)
+    request_id, url = login
+    posted = saml_idp.login(url, "alice@example.com")
+    saml._backend.cache_clear()
+    try:
+        assert saml.xmlsec_available() and "found at" in saml.xmlsec_status()
+        for _ in range(2):
+            assert not failures(verify(saml_idp, posted.saml_response, request_id, consumed_ids=set())[0])
+    finally:
+        saml._backend.cache_clear()
+    assert len(asked) == 1

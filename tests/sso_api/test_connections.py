@@ -304,3 +304,65 @@ def test_xmlsec_missing_is_logged_at_start_up(tmp_path, monkeypatch, caplog, dat
     errors = [r for r in caplog.records if r.levelno == logging.ERROR and r.name == "roster.sso"]
     assert errors and "xmlsec1 not found" in errors[0].getMessage()
     assert application.extensions["roster.xmlsec"] is False
+
+
+def test_metadata_valid_until_before_the_calendar_is_not_a_500(workspace_setup):
+    import re
+
+    from idp_fixtures.sso import make_signing_key, render_metadata
+    key = make_signing_key()
+    xml = render_metadata("google", entity_id="https://google.example.test/entity",
+                          sso_url="https://idp.example.test/sso", certificate_b64=key.cert_b64)
+    xml = re.sub(r'validUntil="[^"]*"', 'validUntil="0001-01-01T00:00:00+05:00"', xml)
+    r = workspace_setup.admin_client.post(connections_url(workspace_setup.workspace), json={
+        "provider": "saml", "name": "Ancient", "domains": ["example.com"], "config": {"metadata_xml": xml}})
+    assert r.status_code == 201, r.json
+
+
+def activate_after_a_test(app, s, connection, oidc_provider):
+    url = f"{connections_url(s.workspace)}/{connection['id']}"
+    run = start_test(s.admin_client, s.workspace, connection)
+    complete_oidc_login(app.test_client(), oidc_provider, run)
+    active = s.admin_client.patch(url, json={"status": "active"})
+    assert active.status_code == 200 and active.json["status"] == "active"
+    return url
+
+
+def test_resaving_the_same_oidc_config_keeps_the_connection_active(app, workspace_setup, oidc_provider):
+    s = workspace_setup
+    allow_private_network(app, s.workspace)
+    connection = create_oidc(s.admin_client, s.workspace, oidc_provider)
+    url = activate_after_a_test(app, s, connection, oidc_provider)
+    same = {"issuer": oidc_provider.issuer, "client_id": oidc_provider.client_id,
+            "client_secret": oidc_provider.client_secret}
+    saved = s.admin_client.patch(url, json={"config": same, "domains": ["example.com"]})
+    assert saved.status_code == 200 and saved.json["status"] == "active"
+    assert saved.json["last_test_current"] is True
+    changed = s.admin_client.patch(url, json={"config": {"client_secret": "another-secret"}})
+    assert changed.json["status"] == "draft" and changed.json["last_test_current"] is False
+
+
+def test_resaving_the_same_metadata_url_keeps_the_connection_active(app, workspace_setup):
+    from api.sso.checks import PASS, Check
+    from models.services import Actor, mutation
+    from models.services import sso as svc
+    s = workspace_setup
+    allow_private_network(app, s.workspace)
+    with SamlIdpServer() as server:
+        body = {"provider": "saml", "name": "By URL", "domains": ["example.com"],
+                "config": {"metadata_url": f"{server.url}/metadata"}}
+        created = s.admin_client.post(connections_url(s.workspace), json=body)
+        assert created.status_code == 201, created.json
+        url = f"{connections_url(s.workspace)}/{created.json['id']}"
+        with app.app_context(), db.connection_context():
+            row = SsoConnection.get_by_id(created.json["id"])
+            run = svc.SsoTestRun.create(workspace=row.workspace_id, connection=row.id, provider="saml",
+                                        state_hash="x" * 64, config_version=row.config_version,
+                                        expires_at=svc.utcnow() + svc.RUN_TTL)
+            with mutation(row.workspace, Actor(kind="public", idp="test"), "sso.test.finish") as change:
+                svc.finish_test(change, row, run, [Check("saml.test", "response", PASS, "ok")], None)
+            fetched_earlier = {**row.config, "metadata_fetched_at": "2020-01-01T00:00:00Z"}
+            SsoConnection.update(config=fetched_earlier).where(SsoConnection.id == row.id).execute()
+        assert s.admin_client.patch(url, json={"status": "active"}).json["status"] == "active"
+        saved = s.admin_client.patch(url, json={"config": {"metadata_url": f"{server.url}/metadata"}})
+        assert saved.status_code == 200 and saved.json["status"] == "active"

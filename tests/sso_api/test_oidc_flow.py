@@ -149,3 +149,33 @@ def test_callback_replay_refused(client, oidc_setup, oidc_provider):
 def test_saml_endpoint_refuses_oidc_connection(client, oidc_setup):
     _, connection = oidc_setup
     assert client.post(f"/sso/{connection['id']}/acs", data={"SAMLResponse": "x"}).status_code == 404
+
+
+@pytest.mark.parametrize("claims,expected", [
+    ({"exp": 10**13, "iat": 10**13}, ["oidc.id_token.expiry", "oidc.id_token.issued_at"]),
+    ({"exp": 10**13}, ["oidc.id_token.expiry"]),
+    ({"exp": float("inf")}, ["oidc.id_token.signature"]),
+])
+def test_token_times_past_any_calendar_date_fail_cleanly(client, oidc_setup, oidc_provider, claims, expected):
+    s, connection = oidc_setup
+    run = start_test(s.admin_client, s.workspace, connection)
+    oidc_provider.extra_claims = claims
+    page = complete_oidc_login(client, oidc_provider, run)
+    assert page.status_code == 200 and 'data-status="failed"' in page.get_data(as_text=True)
+    result = get_run(s.admin_client, s.workspace, connection, run)
+    assert result["status"] == "failed" and failed_ids(result) == expected
+
+
+@pytest.mark.parametrize("changes", [
+    {"response_types_supported": 1},
+    {"id_token_signing_alg_values_supported": 5},
+    {"authorization_endpoint": 123},
+    {"jwks_uri": ["x"]},
+])
+def test_malformed_discovery_fails_the_test(oidc_setup, oidc_provider, monkeypatch, changes):
+    s, connection = oidc_setup
+    document = {**oidc_provider.discovery(), **changes}
+    monkeypatch.setattr(oidc_provider, "discovery", lambda: document)
+    run = start_test(s.admin_client, s.workspace, connection)
+    assert run["status"] == "failed" and run["login_url"] is None
+    assert failed_ids(run) == ["oidc.discovery.required_fields"]
