@@ -26,9 +26,14 @@ RESULT_HEADERS = {
 }
 
 
+# A name of only spaces is refused here like an empty one (422), not later by the service (400).
+NAME = validate.And(validate.Length(min=1, max=200),
+                    validate.Predicate("strip", error="Must not be blank."))
+
+
 class ConnectionCreateSchema(Schema):
     provider = fields.String(required=True, validate=validate.OneOf(PROVIDERS))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = fields.String(required=True, validate=NAME)
     domains = fields.List(fields.String(validate=validate.Length(max=253)), required=True,
                           validate=validate.Length(min=1, max=50))
     config = fields.Dict(required=True, metadata={
@@ -39,7 +44,7 @@ class ConnectionCreateSchema(Schema):
 
 class ConnectionUpdateSchema(Schema):
     provider = fields.String(validate=validate.OneOf(PROVIDERS))
-    name = fields.String(validate=validate.Length(min=1, max=200))
+    name = fields.String(validate=NAME)
     domains = fields.List(fields.String(validate=validate.Length(max=253)),
                           validate=validate.Length(min=1, max=50))
     config = fields.Dict()

@@ -60,6 +60,7 @@ def test_metadata_xml_accepted_as_pasted_with_declaration(workspace_setup, saml_
 @pytest.mark.parametrize("body,field", [
     ({"provider": "ldap", "name": "x", "domains": ["example.com"], "config": {}}, "provider"),
     ({"provider": "saml", "name": "", "domains": ["example.com"], "config": {}}, "name"),
+    ({"provider": "saml", "name": "   ", "domains": ["example.com"], "config": {}}, "name"),
     ({"provider": "saml", "name": "x", "domains": [], "config": {}}, "domains"),
     ({"provider": "saml", "name": "x", "domains": ["example.com"]}, "config"),
 ])
