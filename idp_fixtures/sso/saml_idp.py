@@ -16,7 +16,7 @@ from saml2.saml import NameID
 from saml2.server import Server
 from werkzeug.wrappers import Request, Response
 
-from api.sso.saml import NAMEID_EMAIL, sp_metadata
+from sso.saml import NAMEID_EMAIL, sp_metadata
 
 from .http import LocalServer
 from .keys import make_signing_key, temp_dir

@@ -1,6 +1,6 @@
 import pytest
 
-from api.sso import saml
+from sso import saml
 from idp_fixtures.sso import OidcProvider, SamlIdp
 
 SP_ENTITY_ID = "https://roster.example.test/sso/conn-1/metadata"

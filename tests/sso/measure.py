@@ -3,7 +3,7 @@
 import statistics
 import time
 
-from api.sso import oidc, saml
+from sso import oidc, saml
 from idp_fixtures.sso import OidcProvider, SamlIdp
 
 SP_ENTITY_ID = "https://roster.example.test/sso/conn-1/metadata"

@@ -7,9 +7,9 @@ from functools import partial
 import pytest
 from werkzeug.wrappers import Request, Response
 
-from api.sso import oidc, saml
-from api.sso.checks import summarize
-from api.sso.fetch import fetch_url
+from sso import oidc, saml
+from sso.checks import summarize
+from sso.fetch import fetch_url
 from idp_fixtures.sso import OidcProvider, SamlIdpServer
 from idp_fixtures.sso.http import LocalServer
 

@@ -4,7 +4,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from api.sso import saml
+from sso import saml
 from idp_fixtures.sso import OidcProvider, SamlIdpServer
 
 from .conftest import ACS_URL, SP_ENTITY_ID, failures

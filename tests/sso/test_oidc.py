@@ -4,9 +4,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from api.sso import oidc
-from api.sso.checks import summarize
-from api.sso.fetch import FetchError, fetch_url
+from sso import oidc
+from sso.checks import summarize
+from sso.fetch import FetchError, fetch_url
 from idp_fixtures.sso import TOKEN_ATTACKS, OidcProvider
 
 from .conftest import by_id, failures

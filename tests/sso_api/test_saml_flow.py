@@ -247,7 +247,8 @@ def test_run_of_another_connection_is_not_found(client, saml_setup, saml_idp):
 
 
 def test_missing_xmlsec1_fails_the_run_clearly(client, saml_setup, saml_idp, monkeypatch):
-    from api.sso import saml
+    from sso import saml
+    from sso.saml import xmlsec
 
     s, connection = saml_setup
     run = start_test(s.admin_client, s.workspace, connection)
@@ -255,7 +256,7 @@ def test_missing_xmlsec1_fails_the_run_clearly(client, saml_setup, saml_idp, mon
 
     def missing():
         raise saml.XmlsecMissingError("xmlsec1 not found: SAML sign-in tests cannot verify signatures")
-    monkeypatch.setattr(saml, "_backend", missing)
+    monkeypatch.setattr(xmlsec, "_backend", missing)
     page = post_acs(client, posted)
     assert page.status_code == 200
     result = get_run(s.admin_client, s.workspace, connection, run)
