@@ -2,13 +2,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from sso import saml
-from sso.saml import xmlsec
-from sso.saml.base import _parse_instant
-from sso.saml import MetadataError, check_metadata, parse_metadata
 from idp_fixtures.sso import SHAPES, make_signing_key, render_metadata
+from sso import saml
+from sso.saml import MetadataError, check_metadata, parse_metadata, xmlsec
+from sso.saml.base import _parse_instant
 
-from .conftest import by_id, failures
+from .helpers import by_id, failures
 from .payloads import HOSTILE, metadata_payload
 
 SSO = "https://idp.example.test/sso"

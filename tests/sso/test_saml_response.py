@@ -5,13 +5,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from sso import saml
-from sso.saml import xmlsec
-from sso.checks import summarize
 from idp_fixtures.sso import SHAPES, WRAPPING_ATTACKS, SamlIdp, make_signing_key
 from idp_fixtures.sso.saml_idp import EVIL_EMAIL
+from sso import saml
+from sso.checks import summarize
+from sso.saml import xmlsec
 
-from .conftest import ACS_URL, SP_ENTITY_ID, by_id, failures, verify
+from .helpers import ACS_URL, SP_ENTITY_ID, by_id, failures, verify
 from .payloads import HOSTILE, response_payload
 
 

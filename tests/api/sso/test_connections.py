@@ -10,8 +10,8 @@ from models.sso import SsoConnection
 from tests import factories
 from tests.conftest import AuthClient
 
-from .conftest import (allow_private_network, complete_oidc_login, connections_url, create_oidc, create_saml,
-                       start_test)
+from .helpers import (allow_private_network, complete_oidc_login, connections_url, create_oidc, create_saml,
+                      start_test)
 
 OIDC_CONFIG = {"issuer": "https://login.example.test", "client_id": "roster",
                "client_secret": "s3cret-value-123"}

@@ -11,7 +11,7 @@ from models.directory import Member, Person
 from models.sso import SsoTestRun
 from tests.sso.payloads import response_payload
 
-from .conftest import checks_by_id, connections_url, create_saml, get_run, start_test
+from .helpers import checks_by_id, connections_url, create_saml, failed_ids, get_run, start_test
 
 
 def post_acs(client, posted, **overrides):
@@ -19,10 +19,6 @@ def post_acs(client, posted, **overrides):
     form.update(overrides)
     form = {k: v for k, v in form.items() if v is not None}
     return client.post(urlsplit(posted.acs_url).path, data=form)
-
-
-def failed_ids(run):
-    return sorted({c["id"] for c in run["checks"] if c["status"] == "fail"})
 
 
 @pytest.fixture
