@@ -2,7 +2,6 @@
 
 from models.db import db, is_postgres
 from models.directory import Group, GroupMember
-from models.services import mutation
 from models.services import groups as groups_svc
 from tests.factories import CLI
 
@@ -19,9 +18,8 @@ def make_group(workspace, name, members=(), grants=None):
     for member in members:
         GroupMember.create(workspace=workspace.id, group=group.id, member=member.id)
     if grants:
-        with mutation(workspace, CLI) as change:
-            groups_svc.replace_grants(change, workspace, group,
-                                      [{"environment_type": env, "name": role} for env, role in grants.items()])
+        groups_svc.replace_grants(workspace, CLI, group.id,
+                                  [{"environment_type": env, "name": role} for env, role in grants.items()])
     return group
 
 
