@@ -104,7 +104,7 @@ class _Patcher:
         if not isinstance(op, str) or op.lower() not in _OPS:
             raise InvalidSyntaxError(f"Invalid op {op!r}: expected \"add\", \"remove\" or \"replace\"")
         if op != op.lower():
-            # Entra sends "Add", "Replace", "Remove" (IDP_BEHAVIORS.md §1 quirk 1).
+            # Entra sends "Add", "Replace", "Remove" (idp_fixtures/entra/scim/15-disable.json).
             self.recorder.tolerate(quirk_names.ENTRA_OP_CASE, f"Invalid op {op!r}: operations are lower-case",
                                    error=InvalidSyntaxError)
         op = op.lower()
@@ -352,7 +352,7 @@ class _Patcher:
             new_sub = normalize_scalar(sub, value, self.recorder, self.label(attr, sub))
             if not hits:
                 if op == "replace":
-                    # Entra replaces emails[type eq "work"].value on users without one (IDP_BEHAVIORS.md §1).
+                    # Entra replaces emails[type eq "work"].value on users without one (idp_fixtures/entra/scim/21-work-email-created.json).
                     self.recorder.tolerate(quirk_names.ENTRA_VALUE_PATH_CREATES,
                                            f"The filter of '{target.text}' matched no value (RFC 7644 "
                                            f"§3.5.2.3: noTarget)", error=NoTargetError)

@@ -34,7 +34,7 @@ import contextlib
 
 from models.db import utcnow, valid_id
 from models.directory import Member
-from models.services import DuplicateError, ServiceError, mutation
+from models.services import DuplicateError, InvalidError, ServiceError, mutation
 from models.services import groups as engine
 from models.services import members
 from models.services.roles import resolve_env_roles
@@ -43,8 +43,7 @@ from models.services.workspaces import get_or_create_person
 
 from . import mapping, schema
 from .constants import ENTERPRISE_USER_SCHEMA
-from .errors import (InvalidValueError, PreconditionFailedError, ScimError, UniquenessError,
-                     from_service_error)
+from .errors import InvalidValueError, PreconditionFailedError, ScimError, UniquenessError
 from .reads import (get_group, get_member, list_page, manager_names, members_of, render_groups,  # noqa: F401
                     render_users, role_names)
 from .schema import GROUP, USER
@@ -70,8 +69,8 @@ class Options:
 
 @contextlib.contextmanager
 def _mutation(workspace, actor, operation):
-    """`mutation()`, answering the services' refusals as SCIM errors (so the provisioning log records their
-    scimType too): a taken unique value is 409 uniqueness, the rest as `from_service_error` maps them."""
+    """`mutation()`, turning the services' refusals into SCIM errors inside it, so the provisioning log records
+    their scimType too: a taken unique value is 409 uniqueness, a refused value 400 invalidValue."""
     with mutation(workspace, actor, operation) as change:
         try:
             yield change
@@ -79,8 +78,8 @@ def _mutation(workspace, actor, operation):
             raise
         except DuplicateError as error:
             raise UniquenessError(error.message) from None
-        except ServiceError as error:
-            raise from_service_error(error) from None
+        except InvalidError as error:
+            raise InvalidValueError(error.message) from None
 
 
 # Helpers ----------------------------------------------------------------------------------------------------

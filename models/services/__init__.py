@@ -10,55 +10,12 @@ import contextlib
 import dataclasses
 
 from ..db import db
+from ..errors import (ConflictError, DuplicateError, InvalidError, NotFoundError,  # noqa: F401
+                      PermissionDeniedError, ServiceError, TooManyRequestsError, UnauthorizedError,
+                      UnavailableError)
 
 _commit_hooks = []
 _failure_hooks = []
-
-
-class ServiceError(Exception):
-    """A refusal with an HTTP status, a message and optional per-field errors."""
-
-    status = 400
-
-    def __init__(self, message, *, errors=None, status=None, headers=None):
-        super().__init__(message)
-        self.message = message
-        self.errors = errors
-        self.headers = headers or {}
-        if status is not None:
-            self.status = status
-
-
-class NotFoundError(ServiceError):
-    status = 404
-
-
-class ConflictError(ServiceError):
-    status = 409
-
-
-class DuplicateError(ConflictError):
-    """A value that must be unique in the workspace (a userName, a group's name) is taken."""
-
-
-class InvalidError(ServiceError):
-    status = 400
-
-
-class PermissionDeniedError(ServiceError):
-    status = 403
-
-
-class TooManyRequestsError(ServiceError):
-    status = 429
-
-    def __init__(self, message, *, retry_after):
-        super().__init__(message, headers={"Retry-After": str(int(retry_after))})
-        self.retry_after = int(retry_after)
-
-
-class UnavailableError(ServiceError):
-    status = 503
 
 
 @dataclasses.dataclass

@@ -314,7 +314,7 @@ def _on_commit(change):
             else Workspace.get_or_none(Workspace.id == workspace_id)
         if any(e.operation == "workspace.deleted" for e in events) \
                 and not Workspace.select().where(Workspace.id == workspace_id).exists():
-            # The workspace's log went with it (TENANT_EXTRA_CLEANUP, registered below): nothing to chain to.
+            # The workspace's log went with it (models.services.workspaces.WORKSPACE_OWNED_TABLES): nothing to chain to.
             log.info("workspace %s deleted; its provisioning log went with it", workspace_id)
             continue
         actor = _actor_columns(change.actor, workspace)
@@ -559,15 +559,6 @@ def init_app(app):
 def register():
     """Register the change hooks and the workspace-deletion cleanup (idempotent)."""
     register_change_hook(on_commit=_on_commit, on_failure=_on_failure)
-    from .workspaces import TENANT_EXTRA_CLEANUP
-    # The whole log goes with its workspace, whether or not the log is switched on; only events are counted
-    # in the deletion preview (the other tables are its index, checkpoints and chain head).
-    for entry in (("events", ProvisioningEvent, ProvisioningEvent.workspace_id),
-                  (None, ProvisioningEventRef, ProvisioningEventRef.workspace_id),
-                  (None, ProvisioningCheckpoint, ProvisioningCheckpoint.workspace_id),
-                  (None, ProvisioningChain, ProvisioningChain.workspace_id)):
-        if entry not in TENANT_EXTRA_CLEANUP:
-            TENANT_EXTRA_CLEANUP.append(entry)
 
 
 def set_enabled(enabled):
