@@ -9,10 +9,10 @@ from models.db import in_ids, tenant_filter, valid_id, workspace_row
 from models.directory import Group, GroupMember, Member, Role
 from models.services import members as member_service
 
-from . import mapping
-from .constants import ENTERPRISE_USER_SCHEMA
-from .errors import NotFoundError
-from .schema import USER
+from .. import mapping
+from ..constants import ENTERPRISE_USER_SCHEMA
+from ..errors import NotFoundError
+from ..schema import USER
 
 
 def _get_row(model, label, workspace, row_id, lock):
