@@ -40,7 +40,7 @@ from . import quirks as quirk_names
 from . import schema
 from .errors import (InvalidPathError, InvalidSyntaxError, InvalidValueError, MutabilityError, NoTargetError,
                      ScimError)
-from .filters import And, Comparison, Not, Or, matches
+from .filters import And, Comparison, Or, leaves, matches
 from .paths import parse_patch_path
 from .quirks import QuirkRecorder
 from .validation import (check_single_primary, is_blank, is_extension_schemas, member_ids, normalize_complex,
@@ -169,14 +169,8 @@ class _Patcher:
 
     def check_filter(self, attr, node, text):
         """Raise InvalidPathError unless every attribute in a value filter is a sub-attribute of `attr`."""
-        stack = [node]
-        while stack:
-            current = stack.pop()
-            if isinstance(current, (And, Or)):
-                stack.extend((current.left, current.right))
-            elif isinstance(current, Not):
-                stack.append(current.expr)
-            elif isinstance(current, Comparison):
+        for current in leaves(node):
+            if isinstance(current, Comparison):
                 ref = current.path
                 if ref.sub is not None or ref.uri is not None or attr.sub(ref.name) is None:
                     raise InvalidPathError(f"Invalid path '{text}': '{ref}' is not a sub-attribute of "
