@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from models.services import Actor, ServiceError, mutation
+from models.services import Actor, ServiceError
 
 CLI_ACTOR = Actor(kind="cli", user_agent="roster-cli")
 
@@ -100,11 +100,9 @@ def workspace():
 def workspace_create(name, slug, owner_email, environments):
     """Create a workspace owned by OWNER."""
     from models.services.invitations import check_email
-    from models.services.workspaces import create_workspace, get_or_create_person
+    from models.services.workspaces import create_workspace
     email = check_email(owner_email)
-    with mutation(None, CLI_ACTOR, "workspace.create") as change:
-        person = get_or_create_person(email)
-        ws = create_workspace(change, name, person, slug=slug, environments=environments.split(","))
+    ws = create_workspace(CLI_ACTOR, name, email, slug=slug, environments=environments.split(","))
     click.echo(f"created workspace {ws.slug} ({ws.id}) owned by {email}", err=True)
     click.echo(ws.slug)
 
@@ -132,15 +130,12 @@ def token_create(ws_slug, scopes, person_email, label, expires_in_days):
     if ws_slug:
         if not scopes:
             raise click.UsageError("A service token needs at least one --scope")
-        ws = find_workspace(ws_slug)
-        with mutation(ws, CLI_ACTOR, "token.create") as change:
-            _, raw = create_service_token(change, ws, list(scopes), label, expires_in_days)
+        _, raw = create_service_token(find_workspace(ws_slug), CLI_ACTOR, list(scopes), label, expires_in_days)
     else:
         person = Person.get_or_none(Person.email == person_email.strip().lower())
         if person is None:
             fail(ServiceError(f"No person with email {person_email}"))
-        with mutation(None, CLI_ACTOR, "token.create") as change:
-            _, raw = create_personal_token(change, person, label, expires_in_days)
+        _, raw = create_personal_token(CLI_ACTOR, person, label, expires_in_days)
     click.echo(raw)
 
 
@@ -149,13 +144,8 @@ def token_create(ws_slug, scopes, person_email, label, expires_in_days):
 @in_app
 def token_revoke(prefix_or_token):
     """Revoke a token by its shown prefix (or the whole secret)."""
-    from models.access import Token
-    from models.services.tokens import hash_secret, revoke_by_prefix
-    found = Token.get_or_none(Token.token_hash == hash_secret(prefix_or_token))
-    prefix = found.prefix if found is not None else prefix_or_token
-    workspace = found.workspace if found is not None and found.workspace_id else None
-    with mutation(workspace, CLI_ACTOR, "token.revoke") as change:
-        revoked = revoke_by_prefix(change, prefix)
+    from models.services.tokens import revoke_by_prefix
+    revoked = revoke_by_prefix(CLI_ACTOR, prefix_or_token)
     click.echo(f"revoked token {revoked.prefix}… ({revoked.label or 'no label'})", err=True)
 
 
@@ -206,17 +196,8 @@ def audit_prune(ws_slug):
 def demo(slug, owner_email):
     """Seed a demo workspace (once) and print fresh admin and SCIM tokens with the URLs to try."""
     from flask import current_app
-    from models.services.tokens import create_personal_token, create_service_token
-    from models.services.workspaces import create_workspace, get_or_create_person
-    from models.workspace import Workspace
-    with mutation(None, CLI_ACTOR, "demo.seed") as change:
-        person = get_or_create_person(owner_email, "Demo Admin")
-        ws = Workspace.get_or_none(Workspace.slug == slug)
-        if ws is None:
-            ws = create_workspace(change, "Demo", person, slug=slug, environments=["dev", "test", "prod"])
-        change.workspace = ws  # so the token events land in the demo workspace's log
-        _, admin_raw = create_personal_token(change, person, "make run")
-        _, scim_raw = create_service_token(change, ws, ["scim"], "make run")
+    from models.services.workspaces import seed_demo
+    ws, admin_raw, scim_raw = seed_demo(CLI_ACTOR, slug, owner_email)
     base = current_app.config["PUBLIC_URL"]
     click.echo(f"""
 Roster demo workspace: {ws.slug}  (owner {owner_email})

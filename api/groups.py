@@ -4,7 +4,6 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from models.services import groups as svc
-from models.services import mutation
 
 from .auth import authenticate_request, current_actor, workspace_access
 from .schemas import EnvRolesSchema, GroupListSchema, GroupSchema, PageArgs, RoleMapSchema
@@ -53,6 +52,4 @@ class Grants(MethodView):
     def put(self, data, ws, group_id):
         """Replace the roles the group grants; left-out environments grant nothing."""
         workspace, access = workspace_access(ws, "groups:manage")
-        group = svc.get_group(workspace, group_id)
-        with mutation(workspace, current_actor(), "group.grants") as change:
-            return {"roles": svc.replace_grants(change, workspace, group, data["env_roles"], access=access)}
+        return {"roles": svc.replace_grants(workspace, current_actor(), group_id, data["env_roles"], access=access)}

@@ -4,7 +4,6 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from models.services import mutation
 from models.services import invitations as svc
 
 from .auth import authenticate_request, current_actor, public_actor, workspace_access
@@ -34,10 +33,8 @@ class Invitations(MethodView):
     def post(self, data, ws):
         """Invite someone by email with roles per environment (left-out environments get NoAccess)."""
         workspace, access = workspace_access(ws, "members:invite")
-        actor = current_actor()
-        with mutation(workspace, actor, "invitation.create") as change:
-            return svc.create_invitation(change, workspace, data["email"], data["env_roles"], data["name"],
-                                         inviter=actor.person, access=access)
+        return svc.create_invitation(workspace, current_actor(), data["email"], data["env_roles"], data["name"],
+                                     access=access)
 
 
 @blp.route("/workspaces/<ws>/invitations/<invitation_id>")
@@ -52,9 +49,7 @@ class InvitationItem(MethodView):
     def delete(self, ws, invitation_id):
         """Revoke a pending invitation."""
         workspace, _ = workspace_access(ws, "members:invite")
-        inv = svc.get_invitation(workspace, invitation_id)
-        with mutation(workspace, current_actor(), "invitation.revoke") as change:
-            svc.revoke_invitation(change, workspace, inv)
+        svc.revoke_invitation(workspace, current_actor(), invitation_id)
 
 
 @blp.route("/workspaces/<ws>/invitations/<invitation_id>/resend", methods=["POST"])
@@ -62,10 +57,7 @@ class InvitationItem(MethodView):
 def resend(ws, invitation_id):
     """Mail a pending invitation again with a fresh link."""
     workspace, _ = workspace_access(ws, "members:invite")
-    inv = svc.get_invitation(workspace, invitation_id)
-    actor = current_actor()
-    with mutation(workspace, actor, "invitation.resend") as change:
-        return svc.resend_invitation(change, workspace, inv, inviter=actor.person)
+    return svc.resend_invitation(workspace, current_actor(), invitation_id)
 
 
 @blp.route("/invitations/accept", methods=["POST"])
@@ -74,7 +66,5 @@ def resend(ws, invitation_id):
 @blp.doc(security=[])
 def accept(data):
     """Accept an invitation with the token from its mail (public; single use; expiring)."""
-    inv = svc.find_acceptable(data["token"])
-    with mutation(None, public_actor(), "invitation.accept") as change:
-        member = svc.accept_invitation(change, inv)
-    return with_roles_and_groups(change.workspace, [member])[0]
+    member = svc.accept_invitation(public_actor(), data["token"])
+    return with_roles_and_groups(member.workspace, [member])[0]

@@ -4,7 +4,6 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from models.privileges import catalogue_listing
-from models.services import mutation
 from models.services import roles as svc
 
 from .auth import authenticate_request, current_actor, workspace_access
@@ -35,9 +34,8 @@ class Roles(MethodView):
     def post(self, data, ws):
         """Create a custom role from catalogue privileges."""
         workspace, access = workspace_access(ws, "roles:manage")
-        with mutation(workspace, current_actor(), "role.create") as change:
-            return svc.create_role(change, workspace, data["name"], data["privileges"], data["description"],
-                                   access=access)
+        return svc.create_role(workspace, current_actor(), data["name"], data["privileges"], data["description"],
+                               access=access)
 
 
 @blp.route("/workspaces/<ws>/roles/<role_id>")
@@ -53,17 +51,13 @@ class RoleItem(MethodView):
     def patch(self, data, ws, role_id):
         """Rename a custom role or replace its privileges."""
         workspace, access = workspace_access(ws, "roles:manage")
-        role = svc.get_role(workspace, role_id)
-        with mutation(workspace, current_actor(), "role.update") as change:
-            return svc.update_role(change, workspace, role, data, access=access)
+        return svc.update_role(workspace, current_actor(), role_id, data, access=access)
 
     @blp.response(204)
     def delete(self, ws, role_id):
         """Delete a custom role that is not in use."""
         workspace, _ = workspace_access(ws, "roles:manage")
-        role = svc.get_role(workspace, role_id)
-        with mutation(workspace, current_actor(), "role.delete") as change:
-            svc.delete_role(change, workspace, role)
+        svc.delete_role(workspace, current_actor(), role_id)
 
 
 @blp.route("/workspaces/<ws>/roles/<role_id>/privileges")
@@ -73,15 +67,11 @@ class RolePrivileges(MethodView):
     def post(self, data, ws, role_id):
         """Add privileges to a custom role."""
         workspace, access = workspace_access(ws, "roles:manage")
-        role = svc.get_role(workspace, role_id)
-        with mutation(workspace, current_actor(), "role.privileges") as change:
-            return svc.change_privileges(change, workspace, role, add=data["privileges"], access=access)
+        return svc.change_privileges(workspace, current_actor(), role_id, add=data["privileges"], access=access)
 
     @blp.arguments(PrivilegeChangeSchema)
     @blp.response(200, RoleSchema)
     def delete(self, data, ws, role_id):
         """Remove privileges from a custom role."""
         workspace, _ = workspace_access(ws, "roles:manage")
-        role = svc.get_role(workspace, role_id)
-        with mutation(workspace, current_actor(), "role.privileges") as change:
-            return svc.change_privileges(change, workspace, role, remove=data["privileges"])
+        return svc.change_privileges(workspace, current_actor(), role_id, remove=data["privileges"])

@@ -3,7 +3,6 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from models.services import mutation
 from models.services import tokens as svc
 
 from .auth import authenticate_request, current_actor, workspace_access
@@ -26,11 +25,8 @@ class Tokens(MethodView):
     def post(self, data, ws):
         """Create a service token; the response carries the secret, shown this once."""
         workspace, access = workspace_access(ws, "tokens:manage")
-        actor = current_actor()
-        with mutation(workspace, actor, "token.create") as change:
-            token, raw = svc.create_service_token(change, workspace, data["scopes"], data["label"],
-                                                  data["expires_in_days"], created_by=actor.person_id,
-                                                  access=access)
+        token, raw = svc.create_service_token(workspace, current_actor(), data["scopes"], data["label"],
+                                              data["expires_in_days"], access=access)
         token.token = raw
         return token
 
@@ -40,5 +36,4 @@ class Tokens(MethodView):
 def revoke_token(ws, token_id):
     """Revoke a service token."""
     workspace, _ = workspace_access(ws, "tokens:manage")
-    with mutation(workspace, current_actor(), "token.revoke") as change:
-        svc.revoke_token(change, workspace, token_id)
+    svc.revoke_token(workspace, current_actor(), token_id)

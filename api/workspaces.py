@@ -3,7 +3,6 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from models.services import mutation
 from models.services import workspaces as svc
 from models.workspace import Workspace, default_settings
 
@@ -33,10 +32,9 @@ class Workspaces(MethodView):
     def post(self, data):
         """Create a workspace; the acting person becomes its owner."""
         person = require_person()
-        with mutation(None, current_actor(), "workspace.create") as change:
-            return svc.create_workspace(change, data["name"], person, slug=data.get("slug"),
-                                        logo_url=data.get("logo_url"), environments=data.get("environments"),
-                                        settings=data.get("settings"))
+        return svc.create_workspace(current_actor(), data["name"], person, slug=data.get("slug"),
+                                    logo_url=data.get("logo_url"), environments=data.get("environments"),
+                                    settings=data.get("settings"))
 
 
 @blp.route("/provision")
@@ -46,12 +44,7 @@ class Provision(MethodView):
     def post(self, data):
         """Create several workspaces at once, all or none; the acting person owns them."""
         person = require_person()
-        with mutation(None, current_actor(), "workspace.provision") as change:
-            created = [svc.create_workspace(change, item["name"], person, slug=item.get("slug"),
-                                            logo_url=item.get("logo_url"), environments=item.get("environments"),
-                                            settings=item.get("settings"))
-                       for item in data["workspaces"]]
-        return {"created": created}
+        return {"created": svc.provision_workspaces(current_actor(), person, data["workspaces"])}
 
 
 @blp.route("/<ws>")
@@ -69,18 +62,15 @@ class WorkspaceItem(MethodView):
         workspace, access = workspace_access(ws, "workspace:update")
         if "environments" in data:
             access.require("roles:manage")
-        with mutation(workspace, current_actor(), "workspace.update") as change:
-            return svc.update_workspace(change, workspace, data)
+        return svc.update_workspace(workspace, current_actor(), data)
 
     @blp.arguments(DeleteWorkspaceSchema)
     @blp.response(204)
     def delete(self, data, ws):
         """Delete a workspace with the one-time code mailed by POST deletion-code."""
         workspace, _ = workspace_access(ws, "workspace:delete")
-        person = require_person()
-        svc.check_deletion_code(workspace, person, data["code"])
-        with mutation(workspace, current_actor(), "workspace.delete") as change:
-            svc.delete_workspace(change, workspace)
+        require_person()
+        svc.delete_workspace(workspace, current_actor(), data["code"])
 
 
 @blp.route("/<ws>/deletion-preview")
@@ -97,8 +87,7 @@ def deletion_code(ws):
     """Mail a one-time deletion code to the acting admin."""
     workspace, _ = workspace_access(ws, "workspace:delete")
     person = require_person()
-    with mutation(workspace, current_actor(), "workspace.deletion_code") as change:
-        svc.request_deletion_code(change, workspace, person)
+    svc.request_deletion_code(workspace, current_actor())
     return {"message": f"A code was mailed to {person.email}"}
 
 
@@ -109,9 +98,8 @@ def clone(data, ws):
     """Copy a workspace's settings, roles, groups and grants (not its members) into a new one."""
     # Copying out a workspace's whole configuration is an administrator's act, not a reader's.
     workspace, _ = workspace_access(ws, "workspace:update")
-    person = require_person()
-    with mutation(None, current_actor(), "workspace.clone") as change:
-        return svc.clone_workspace(change, workspace, person, data["name"], slug=data.get("slug"))
+    require_person()
+    return svc.clone_workspace(workspace, current_actor(), data["name"], slug=data.get("slug"))
 
 
 @blp.route("/<ws>/settings")
@@ -127,8 +115,7 @@ class Settings(MethodView):
     def put(self, data, ws):
         """Replace the workspace settings (validated against the catalogue)."""
         workspace, _ = workspace_access(ws, "workspace:update")
-        with mutation(workspace, current_actor(), "workspace.settings") as change:
-            return {"settings": svc.replace_settings(change, workspace, data["settings"])}
+        return {"settings": svc.replace_settings(workspace, current_actor(), data["settings"])}
 
 
 @blp.route("/<ws>/stats")

@@ -44,15 +44,13 @@ def reset_postgres(url):
 
 
 def setup_workspace(slug):
-    from models.services import Actor, mutation
+    from models.services import Actor
     from models.services import tokens as tokens_svc
     from models.services import workspaces as ws_svc
     cli = Actor(kind="cli")
     owner = ws_svc.get_or_create_person(f"owner@{slug}.bench")
-    with mutation(None, cli) as change:
-        ws = ws_svc.create_workspace(change, slug, owner, slug=slug, environments=["dev", "test", "prod"])
-    with mutation(ws, cli) as change:
-        _, raw = tokens_svc.create_service_token(change, ws, ["admin"], "bench")
+    ws = ws_svc.create_workspace(cli, slug, owner, slug=slug, environments=["dev", "test", "prod"])
+    _, raw = tokens_svc.create_service_token(ws, cli, ["admin"], "bench")
     return ws, raw
 
 
@@ -66,8 +64,7 @@ def bench_writes(app, count, rounds=5):
     with app.app_context(), db.connection_context():
         ws, token = setup_workspace("writes")
         from models.services.tokens import create_service_token
-        with mutation(ws, Actor(kind="cli")) as change:
-            _, scim_token = create_service_token(change, ws, ["scim"], "okta")
+        _, scim_token = create_service_token(ws, Actor(kind="cli"), ["scim"], "okta")
         person = get_or_create_person("jane@writes.bench")
         from models.services.roles import role_by_name
         with mutation(ws, Actor(kind="cli")) as change:
@@ -86,9 +83,7 @@ def bench_writes(app, count, rounds=5):
     def service_round(n):
         with app.app_context(), db.connection_context():
             for i in range(n):
-                with mutation(ws, cli, "member.roles") as change:
-                    members_svc.set_roles(change, ws, member, [{"environment_type": "prod",
-                                                                "name": roles[i % 2]}])
+                members_svc.set_roles(ws, cli, member.id, [{"environment_type": "prod", "name": roles[i % 2]}])
 
     scim_headers = {"Authorization": f"Bearer {scim_token}", "User-Agent": "Okta SCIM Client 1.0.0"}
     serial = iter(range(10 ** 9))
@@ -172,11 +167,9 @@ def export_child(url, slug, fmt, dry):
     from models.db import db
     with app.app_context(), db.connection_context():
         from models.services.tokens import create_service_token
-        from models.services import Actor, mutation
+        from models.services import Actor
         from models.services.workspaces import find_workspace
-        ws = find_workspace(slug)
-        with mutation(ws, Actor(kind="cli")) as change:
-            _, token = create_service_token(change, ws, ["audit:read"], "export bench")
+        _, token = create_service_token(find_workspace(slug), Actor(kind="cli"), ["audit:read"], "export bench")
     client = app.test_client()
     total, lines = 0, 0
     start = time.perf_counter()

@@ -153,3 +153,43 @@ def tenant_filter(column, workspace_id):
 def tenant_sql(qualified_column):
     """The raw-SQL form of tenant_filter's left side: `+t."workspace_id"` on SQLite."""
     return f"+{qualified_column}" if is_sqlite() else qualified_column
+
+
+ID_MAX = 64
+# Above this many ids an IN list becomes one JSON parameter (SQLite allows 32766 bound variables).
+INLINE_IDS = 200
+
+
+def valid_id(value):
+    """True for a string that can be a row id: no id is empty, longer than 64 or holds NUL (which PostgreSQL
+    cannot even compare)."""
+    return isinstance(value, str) and 0 < len(value) <= ID_MAX and "\x00" not in value
+
+
+def _id_list(ids):
+    """Return a subquery yielding `ids` from one bound JSON parameter (for lists of any length)."""
+    from peewee import SQL
+    fragment, param = id_list_sql(ids)
+    return SQL(fragment, [param])
+
+
+def in_ids(column, ids):
+    """Return `column IN ids`: inline for short lists, one JSON parameter for long ones."""
+    ids = list(ids)
+    return column.in_(ids) if len(ids) <= INLINE_IDS else column.in_(_id_list(ids))
+
+
+def not_in_ids(column, ids):
+    """Return `column NOT IN ids`, like in_ids."""
+    ids = list(ids)
+    return column.not_in(ids) if len(ids) <= INLINE_IDS else column.not_in(_id_list(ids))
+
+
+def workspace_row(model, workspace_id, row_id, lock=False):
+    """Return the workspace's `model` row `row_id` (locked FOR UPDATE on PostgreSQL when `lock`), or None."""
+    if not valid_id(row_id):
+        return None
+    query = model.select().where(model.id == row_id, model.workspace == workspace_id)
+    if lock and is_postgres():
+        query = query.for_update()
+    return query.first()

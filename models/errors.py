@@ -28,6 +28,10 @@ class ConflictError(ServiceError):
     status = 409
 
 
+class DuplicateError(ConflictError):
+    """A value that must be unique in the workspace (a userName, a group's name) is taken."""
+
+
 class InvalidError(ServiceError):
     status = 400
 

@@ -2,7 +2,6 @@
 
 from models.db import db
 from models.directory import Group, GroupMember
-from models.services import mutation
 from models.services import groups as groups_svc
 from tests.factories import CLI
 from tests.tables import table_names
@@ -20,9 +19,8 @@ def make_group(workspace, name, members=(), grants=None):
     for member in members:
         GroupMember.create(workspace=workspace.id, group=group.id, member=member.id)
     if grants:
-        with mutation(workspace, CLI) as change:
-            groups_svc.replace_grants(change, workspace, group,
-                                      [{"environment_type": env, "name": role} for env, role in grants.items()])
+        groups_svc.replace_grants(workspace, CLI, group.id,
+                                  [{"environment_type": env, "name": role} for env, role in grants.items()])
     return group
 
 

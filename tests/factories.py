@@ -28,20 +28,16 @@ def make_person(email, name=""):
 def make_workspace(name="Acme", owner_email="owner@acme.test", **kwargs):
     """Return (workspace, owner person)."""
     owner = make_person(owner_email)
-    with mutation(None, CLI) as change:
-        workspace = ws_svc.create_workspace(change, name, owner, **kwargs)
-    return workspace, owner
+    return ws_svc.create_workspace(CLI, name, owner, **kwargs), owner
 
 
 def make_service_token(workspace, scopes, label="test"):
-    with mutation(workspace, CLI) as change:
-        _, raw = tokens_svc.create_service_token(change, workspace, scopes, label)
+    _, raw = tokens_svc.create_service_token(workspace, CLI, scopes, label)
     return raw
 
 
 def make_personal_token(person, label="test"):
-    with mutation(None, CLI) as change:
-        _, raw = tokens_svc.create_personal_token(change, person, label)
+    _, raw = tokens_svc.create_personal_token(CLI, person, label)
     return raw
 
 
@@ -55,5 +51,4 @@ def make_member(workspace, email, roles=None, status="active"):
 
 
 def make_role(workspace, name, privileges):
-    with mutation(workspace, CLI) as change:
-        return roles_svc.create_role(change, workspace, name, privileges)
+    return roles_svc.create_role(workspace, CLI, name, privileges)

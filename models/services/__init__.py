@@ -10,8 +10,9 @@ import contextlib
 import dataclasses
 
 from ..db import db
-from ..errors import (ConflictError, InvalidError, NotFoundError, PermissionDeniedError,  # noqa: F401
-                      ServiceError, TooManyRequestsError, UnauthorizedError, UnavailableError)
+from ..errors import (ConflictError, DuplicateError, InvalidError, NotFoundError,  # noqa: F401
+                      PermissionDeniedError, ServiceError, TooManyRequestsError, UnauthorizedError,
+                      UnavailableError)
 
 _commit_hooks = []
 _failure_hooks = []

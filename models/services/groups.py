@@ -1,19 +1,35 @@
-"""Groups seen from the admin API: listing and the roles a group grants per environment."""
+"""Groups: the membership engine, creating, renaming and deleting groups, and the roles a group grants.
 
-from ..db import utcnow
-from ..directory import Group, GroupGrant, GroupMember, Role
+SCIM's repository and the admin API both change groups through here. Steps taking a `change` run inside a
+mutation their caller opened (SCIM adds its document, If-Match and quirk handling around them); the entry points
+taking `(workspace, actor, ...)` open the mutation themselves.
+
+- `display_name` is unique per workspace, case-insensitively -> DuplicateError (409).
+- Members are group_member rows. Adding inserts only the new rows (INSERT ... ON CONFLICT DO NOTHING / INSERT
+  OR IGNORE, in chunks, RETURNING what was inserted), removing deletes only the named rows; neither reads the
+  membership. Every referenced id must be a member of the same workspace, else InvalidError (400).
+- Nested groups are not supported: a member that is a group of the workspace is refused (InvalidError): groups
+  grant roles to members; nesting would make effective privileges transitive and unbounded.
+"""
+
+from peewee import IntegrityError, fn
+
+from ..db import db, in_ids, not_in_ids, tenant_filter, utcnow, valid_id, workspace_row
+from ..directory import Group, GroupGrant, GroupMember, Member, Role
 from ..privileges import NO_ACCESS
-from . import NotFoundError
+from . import DuplicateError, InvalidError, NotFoundError, mutation
 from .roles import resolve_env_roles
+from .rows import check_length, save_row
+
+INSERT_CHUNK = 500
 
 
-def get_group(workspace, group_id):
-    """Return a group of the workspace or raise NotFoundError."""
-    group = (Group.get_or_none(Group.id == group_id, Group.workspace == workspace.id)
-             if isinstance(group_id, str) and len(group_id) <= 64 else None)
-    if group is None:
+def get_group(workspace, group_id, lock=False):
+    """Return a group of the workspace (locked FOR UPDATE on PostgreSQL when asked) or raise NotFoundError."""
+    row = workspace_row(Group, workspace.id, group_id, lock)
+    if row is None:
         raise NotFoundError("Group not found")
-    return group
+    return row
 
 
 def list_groups(workspace, page=1, page_size=50):
@@ -27,7 +43,6 @@ def member_counts(workspace, groups):
     ids = [g.id for g in groups]
     if not ids:
         return {}
-    from peewee import fn
     return dict(GroupMember.select(GroupMember.group, fn.COUNT(GroupMember.id))
                 .where(GroupMember.workspace == workspace.id, GroupMember.group.in_(ids))
                 .group_by(GroupMember.group).tuples())
@@ -50,8 +65,13 @@ def grants_of(workspace, group):
     return grants_by_group(workspace, [group])[group.id]
 
 
-def replace_grants(change, workspace, group, env_roles, access=None):
-    """Replace the roles the group grants; environments left out grant nothing."""
+def replace_grants(workspace, actor, group_id, env_roles, access=None):
+    """Replace the roles the group grants; environments left out grant nothing. Return them per environment."""
+    with mutation(workspace, actor, "group.grants_changed") as change:
+        return _replace_grants(change, workspace, get_group(workspace, group_id), env_roles, access)
+
+
+def _replace_grants(change, workspace, group, env_roles, access):
     wanted = resolve_env_roles(workspace, env_roles, fill_no_access=True)
     before = grants_of(workspace, group)
     if access is not None:
@@ -68,3 +88,187 @@ def replace_grants(change, workspace, group, env_roles, access=None):
         change.record("group.grants_changed", "group", group.id, group.display_name, before=before, after=after)
         Group.update(updated_at=utcnow()).where(Group.workspace == workspace.id, Group.id == group.id).execute()
     return after
+
+
+# Membership -------------------------------------------------------------------------------------------------
+
+def check_member_ids(workspace, ids):
+    """Raise InvalidError unless every id is a member of the workspace; reads only those rows."""
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        return
+    bad = [i for i in ids if not valid_id(i)]
+    if not bad:
+        found = {row[0] for row in Member.select(Member.id)
+                 .where(tenant_filter(Member.workspace, workspace.id), in_ids(Member.id, ids)).tuples()}
+        bad = [i for i in ids if i not in found]
+    if not bad:
+        return
+    candidates = [b for b in bad if valid_id(b)]
+    groups = {row[0] for row in Group.select(Group.id)
+              .where(tenant_filter(Group.workspace, workspace.id), in_ids(Group.id, candidates)).tuples()}
+    if groups:
+        raise InvalidError(f"Nested groups are not supported: {', '.join(sorted(groups)[:10])} "
+                           f"{'is a Group' if len(groups) == 1 else 'are Groups'}")
+    shown = ", ".join(str(b) for b in bad[:10]) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+    raise InvalidError(f"Members must be Users of this workspace; not found: {shown}")
+
+
+def add_members(change, workspace, group, ids):
+    """Insert the membership rows that do not exist yet; return the ids added."""
+    ids = list(dict.fromkeys(ids))
+    check_member_ids(workspace, ids)
+    now = utcnow()
+    added = []
+    for start in range(0, len(ids), INSERT_CHUNK):
+        rows = [{"workspace": workspace.id, "group": group.id, "member": mid, "created_at": now}
+                for mid in ids[start:start + INSERT_CHUNK]]
+        query = GroupMember.insert_many(rows).on_conflict_ignore().returning(GroupMember.member)
+        added.extend(row.member_id for row in query.execute())
+    if added:
+        change.record("group.members_added", "group", group.id, group.display_name, after={"members": added})
+    return added
+
+
+def _delete_members(change, workspace, group, condition):
+    query = (GroupMember.delete()
+             .where(GroupMember.group == group.id, tenant_filter(GroupMember.workspace, workspace.id),
+                    *condition)
+             .returning(GroupMember.member))
+    removed = [row.member_id for row in query.execute()]
+    if removed:
+        change.record("group.members_removed", "group", group.id, group.display_name,
+                      before={"members": removed})
+    return removed
+
+
+def remove_members(change, workspace, group, ids):
+    """Delete the named membership rows; ids that are not members are ignored. Return the ids removed."""
+    ids = [i for i in dict.fromkeys(ids) if valid_id(i)]
+    return _delete_members(change, workspace, group, [in_ids(GroupMember.member, ids)]) if ids else []
+
+
+def remove_all_members(change, workspace, group):
+    """Empty the group; return the ids removed."""
+    return _delete_members(change, workspace, group, [])
+
+
+def replace_members(change, workspace, group, ids):
+    """Make the membership exactly `ids`, deleting and inserting only the rows that differ."""
+    ids = list(dict.fromkeys(ids))
+    check_member_ids(workspace, ids)
+    removed = _delete_members(change, workspace, group, [not_in_ids(GroupMember.member, ids)] if ids else [])
+    added = add_members(change, workspace, group, ids)
+    return added, removed
+
+
+def scan_members(workspace, group, batch=1000):
+    """Yield the group's members as (member id, display name) in batches ordered by id (for value filters)."""
+    last = ""
+    display = fn.COALESCE(Member.display_name, Member.user_name)
+    while True:
+        rows = list(GroupMember.select(Member.id, display)
+                    .join(Member, on=(GroupMember.member == Member.id))
+                    .where(GroupMember.group == group.id, GroupMember.workspace == workspace.id, Member.id > last)
+                    .order_by(Member.id).limit(batch).tuples())
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1][0]
+
+
+def touch(group):
+    """Advance the group's version and lastModified after a change, in one UPDATE."""
+    now = utcnow()
+    Group.update(version=Group.version + 1, updated_at=now).where(
+        Group.id == group.id, tenant_filter(Group.workspace, group.workspace_id)).execute()
+    group.version += 1
+    group.updated_at = now
+
+
+# Groups -----------------------------------------------------------------------------------------------------
+
+def _columns(display_name, external_id):
+    check_length("displayName", display_name)
+    check_length("externalId", external_id)
+    return {"display_name": display_name, "display_name_ci": display_name.lower(), "external_id": external_id}
+
+
+def _check_name(workspace, name, group_id=None):
+    clash = Group.select().where(Group.workspace == workspace.id, Group.display_name_ci == name.lower())
+    if group_id:
+        clash = clash.where(Group.id != group_id)
+    if clash.exists():
+        raise DuplicateError(f"A Group with displayName {name} already exists")
+
+
+def insert_group(change, workspace, display_name, external_id=None, attributes=None, member_ids=(), quirks=()):
+    """Create a group with its initial members; record group.created (after: `attributes`)."""
+    attributes = attributes if attributes is not None else {"displayName": display_name}
+    _check_name(workspace, display_name)
+    group = Group(workspace=workspace.id, attributes=attributes, **_columns(display_name, external_id))
+    try:
+        with db.atomic():
+            group.save(force_insert=True)
+    except IntegrityError:
+        raise DuplicateError(f"A Group with displayName {display_name} already exists") from None
+    change.record("group.created", "group", group.id, group.display_name, after=attributes, quirks=quirks)
+    if member_ids:
+        add_members(change, workspace, group, member_ids)
+    return group
+
+
+def update_group(change, workspace, group, display_name, external_id=None, attributes=None, quirks=()):
+    """Store a group's name, externalId and document; record group.renamed when the name changed."""
+    old_name = group.display_name
+    if display_name.lower() != group.display_name_ci:
+        _check_name(workspace, display_name, group.id)
+    columns = _columns(display_name, external_id)
+    if display_name != old_name:
+        change.record("group.renamed", "group", group.id, display_name, before={"displayName": old_name},
+                      after={"displayName": display_name}, quirks=quirks)
+    save_row(group, f"A Group with displayName {display_name} already exists",
+             attributes=attributes if attributes is not None else dict(group.attributes or {},
+                                                                       displayName=display_name), **columns)
+
+
+def remove_group(change, workspace, group):
+    """Delete a group; its membership rows and role grants go with it. Record group.deleted."""
+    change.record("group.deleted", "group", group.id, group.display_name,
+                  before={"displayName": group.display_name})
+    Group.delete().where(Group.id == group.id, Group.workspace == workspace.id).execute()
+
+
+# Entry points (workspace + actor) ---------------------------------------------------------------------------
+
+def create_group(workspace, actor, display_name, member_ids=(), external_id=None):
+    """Create a group with its initial members."""
+    with mutation(workspace, actor, "group.created") as change:
+        return insert_group(change, workspace, display_name, external_id, member_ids=member_ids)
+
+
+def rename_group(workspace, actor, group_id, display_name):
+    """Rename a group."""
+    with mutation(workspace, actor, "group.renamed") as change:
+        group = get_group(workspace, group_id, lock=True)
+        if display_name != group.display_name:
+            update_group(change, workspace, group, display_name, group.external_id)
+            touch(group)
+        return group
+
+
+def delete_group(workspace, actor, group_id):
+    """Delete a group."""
+    with mutation(workspace, actor, "group.deleted") as change:
+        remove_group(change, workspace, get_group(workspace, group_id, lock=True))
+
+
+def change_members(workspace, actor, group_id, add=(), remove=()):
+    """Add and remove members of a group (only the rows that change); return (added, removed)."""
+    with mutation(workspace, actor, "group.members_changed") as change:
+        group = get_group(workspace, group_id, lock=True)
+        removed = remove_members(change, workspace, group, remove)
+        added = add_members(change, workspace, group, add)
+        if added or removed:
+            touch(group)
+        return added, removed

@@ -11,7 +11,7 @@ from ..db import utcnow
 from ..directory import Member
 from ..privileges import NO_ACCESS
 from ..workspace import Workspace
-from . import ConflictError, InvalidError, NotFoundError, TooManyRequestsError, mail_after_commit
+from . import ConflictError, InvalidError, NotFoundError, TooManyRequestsError, mail_after_commit, mutation
 from .members import add_member
 from .roles import resolve_env_roles, role_by_name
 from .tokens import hash_secret
@@ -68,8 +68,14 @@ def _mail(change, workspace, inv, raw, inviter, undo):
         undo, "The invitation mail could not be sent")
 
 
-def create_invitation(change, workspace, email, env_roles, name="", inviter=None, access=None):
-    """Invite `email` with roles per environment (left-out environments get NoAccess) and mail the link."""
+def create_invitation(workspace, actor, email, env_roles, name="", access=None):
+    """Invite `email` with roles per environment (left-out environments get NoAccess) and mail the link; the
+    acting person (if any) is the inviter."""
+    with mutation(workspace, actor, "invitation.sent") as change:
+        return _create_invitation(change, workspace, email, env_roles, name, actor.person, access)
+
+
+def _create_invitation(change, workspace, email, env_roles, name, inviter, access):
     email = check_email(email)
     if not isinstance(name, str) or len(name) > 200:
         raise InvalidError("Invalid name", errors={"name": ["At most 200 characters"]})
@@ -106,8 +112,13 @@ def create_invitation(change, workspace, email, env_roles, name="", inviter=None
     return inv
 
 
-def resend_invitation(change, workspace, inv, inviter=None):
+def resend_invitation(workspace, actor, invitation_id):
     """Mail a pending invitation again with a fresh link and expiry (throttled like a new one)."""
+    with mutation(workspace, actor, "invitation.resent") as change:
+        return _resend_invitation(change, workspace, get_invitation(workspace, invitation_id), actor.person)
+
+
+def _resend_invitation(change, workspace, inv, inviter):
     if inv.status != "pending":
         raise ConflictError(f"The invitation is {inv.status}")
     _throttle(workspace, inv.email)
@@ -128,8 +139,13 @@ def resend_invitation(change, workspace, inv, inviter=None):
     return inv
 
 
-def revoke_invitation(change, workspace, inv):
+def revoke_invitation(workspace, actor, invitation_id):
     """Revoke a pending invitation so its link stops working."""
+    with mutation(workspace, actor, "invitation.revoked") as change:
+        _revoke_invitation(change, get_invitation(workspace, invitation_id))
+
+
+def _revoke_invitation(change, inv):
     if inv.status != "pending":
         raise ConflictError(f"The invitation is {inv.status}")
     inv.status = "revoked"
@@ -151,8 +167,15 @@ def find_acceptable(raw):
     return inv
 
 
-def accept_invitation(change, inv):
-    """Accept an invitation: create the person if new and the membership with the invited roles."""
+def accept_invitation(actor, raw):
+    """Accept the invitation whose mailed token is `raw`: create the person if new and the membership with the
+    invited roles. Return the new member."""
+    inv = find_acceptable(raw)
+    with mutation(None, actor, "invitation.accepted") as change:
+        return _accept_invitation(change, inv)
+
+
+def _accept_invitation(change, inv):
     workspace = Workspace.get_by_id(inv.workspace_id)
     change.workspace = workspace
     person = get_or_create_person(inv.email, inv.name)

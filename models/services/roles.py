@@ -5,7 +5,7 @@ from peewee import IntegrityError
 from ..db import db, utcnow
 from ..directory import GroupGrant, MemberRole, Role
 from ..privileges import NO_ACCESS, is_valid
-from . import ConflictError, InvalidError, NotFoundError
+from . import ConflictError, InvalidError, NotFoundError, mutation
 
 NAME_MAX = 100
 
@@ -77,8 +77,13 @@ def _check_name(name):
     return name.strip()
 
 
-def create_role(change, workspace, name, privileges=(), description="", access=None):
+def create_role(workspace, actor, name, privileges=(), description="", access=None):
     """Create a custom role (an actor may only put in privileges it holds everywhere)."""
+    with mutation(workspace, actor, "role.created") as change:
+        return _create_role(change, workspace, name, privileges, description, access)
+
+
+def _create_role(change, workspace, name, privileges, description, access):
     name = _check_name(name)
     privileges = _check_privileges(list(privileges))
     if access is not None:
@@ -98,8 +103,13 @@ def _editable(role):
         raise InvalidError(f"{role.name} is a system role and cannot be changed")
 
 
-def update_role(change, workspace, role, data, access=None):
+def update_role(workspace, actor, role_id, data, access=None):
     """Rename or re-describe a custom role, or replace its privileges."""
+    with mutation(workspace, actor, "role.updated") as change:
+        return _update_role(change, get_role(workspace, role_id), data, access)
+
+
+def _update_role(change, role, data, access):
     _editable(role)
     before = {"name": role.name, "description": role.description, "privileges": list(role.privileges)}
     if "name" in data:
@@ -124,8 +134,13 @@ def update_role(change, workspace, role, data, access=None):
     return role
 
 
-def change_privileges(change, workspace, role, add=(), remove=(), access=None):
+def change_privileges(workspace, actor, role_id, add=(), remove=(), access=None):
     """Add or remove privileges of a custom role."""
+    with mutation(workspace, actor, "role.privileges_changed") as change:
+        return _change_privileges(change, get_role(workspace, role_id), add, remove, access)
+
+
+def _change_privileges(change, role, add, remove, access):
     _editable(role)
     add, remove = _check_privileges(list(add)), _check_privileges(list(remove))
     if access is not None:
@@ -139,8 +154,13 @@ def change_privileges(change, workspace, role, add=(), remove=(), access=None):
     return role
 
 
-def delete_role(change, workspace, role):
+def delete_role(workspace, actor, role_id):
     """Delete a custom role that nobody holds and no group grants."""
+    with mutation(workspace, actor, "role.deleted") as change:
+        _delete_role(change, workspace, get_role(workspace, role_id))
+
+
+def _delete_role(change, workspace, role):
     _editable(role)
     in_use = (MemberRole.select().where(MemberRole.workspace == workspace.id, MemberRole.role == role.id).count()
               + GroupGrant.select().where(GroupGrant.workspace == workspace.id, GroupGrant.role == role.id).count())

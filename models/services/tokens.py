@@ -8,7 +8,7 @@ from ..access import SCOPES, Token
 from ..directory import Person
 from ..workspace import Workspace
 from ..db import column_list, db, hydrate, utcnow
-from . import Actor, InvalidError, NotFoundError
+from . import Actor, InvalidError, NotFoundError, mutation
 
 PREFIX = {"service": "rst_svc_", "personal": "rst_pat_"}
 # last_used_at is refreshed at most this often, so authenticating is not a write per request.
@@ -33,8 +33,14 @@ def _expiry(expires_in_days):
     return utcnow() + datetime.timedelta(days=expires_in_days)
 
 
-def create_service_token(change, workspace, scopes, label="", expires_in_days=None, created_by=None, access=None):
-    """Create a workspace service token; return (token, raw secret shown once)."""
+def create_service_token(workspace, actor, scopes, label="", expires_in_days=None, access=None):
+    """Create a workspace service token for `actor`; return (token, raw secret shown once)."""
+    with mutation(workspace, actor, "token.created") as change:
+        return issue_service_token(change, workspace, scopes, label, expires_in_days, actor.person_id, access)
+
+
+def issue_service_token(change, workspace, scopes, label="", expires_in_days=None, created_by=None, access=None):
+    """The step of create_service_token, inside the caller's mutation."""
     from .authz import SCOPE_GRANTS
     scopes = sorted(set(scopes or []))
     bad = [s for s in scopes if s not in SCOPES]
@@ -52,8 +58,14 @@ def create_service_token(change, workspace, scopes, label="", expires_in_days=No
     return token, raw
 
 
-def create_personal_token(change, person, label="", expires_in_days=None):
+def create_personal_token(actor, person, label="", expires_in_days=None):
     """Create a personal token acting as `person`; return (token, raw secret shown once)."""
+    with mutation(None, actor, "token.created") as change:
+        return issue_personal_token(change, person, label, expires_in_days)
+
+
+def issue_personal_token(change, person, label="", expires_in_days=None):
+    """The step of create_personal_token, inside the caller's mutation."""
     raw = _new_raw("personal")
     token = Token.create(kind="personal", person=person.id, scopes=[], label=label or "", prefix=raw[:12],
                          token_hash=hash_secret(raw), created_by=person.id, expires_at=_expiry(expires_in_days))
@@ -98,8 +110,13 @@ def list_workspace_tokens(workspace):
     return list(Token.select().where(Token.workspace == workspace.id).order_by(Token.created_at.desc()))
 
 
-def revoke_token(change, workspace, token_id):
+def revoke_token(workspace, actor, token_id):
     """Revoke a service token of the workspace."""
+    with mutation(workspace, actor, "token.revoked") as change:
+        return _revoke_token(change, workspace, token_id)
+
+
+def _revoke_token(change, workspace, token_id):
     token = Token.get_or_none(Token.id == token_id, Token.workspace == workspace.id)
     if token is None:
         raise NotFoundError("Token not found")
@@ -111,8 +128,17 @@ def revoke_token(change, workspace, token_id):
     return token
 
 
-def revoke_by_prefix(change, prefix):
-    """Revoke the one token whose shown prefix is `prefix` (the command line's `roster token revoke`)."""
+def revoke_by_prefix(actor, prefix_or_token):
+    """Revoke the one token whose shown prefix is `prefix_or_token`, or the token whose whole secret it is (the
+    command line's `roster token revoke`); a workspace's token found by its secret is logged in that workspace."""
+    found = Token.get_or_none(Token.token_hash == hash_secret(prefix_or_token))
+    prefix = found.prefix if found is not None else prefix_or_token
+    workspace = found.workspace if found is not None and found.workspace_id else None
+    with mutation(workspace, actor, "token.revoked") as change:
+        return _revoke_by_prefix(change, prefix)
+
+
+def _revoke_by_prefix(change, prefix):
     tokens = list(Token.select().where(Token.prefix == prefix, Token.revoked_at.is_null()))
     if not tokens:
         raise NotFoundError("No active token has that prefix")

@@ -16,9 +16,9 @@ from ..privileges import SYSTEM_ROLES
 from ..sso import SsoConnection, SsoConsumedId, SsoDomain, SsoTestRun
 from ..workspace import ENVIRONMENTS, SETTINGS, Workspace, default_settings
 from . import (ConflictError, InvalidError, NotFoundError, PermissionDeniedError, TooManyRequestsError,
-               mail_after_commit)
+               mail_after_commit, mutation)
 from .members import add_member, find_owner
-from .tokens import hash_secret
+from .tokens import hash_secret, issue_personal_token, issue_service_token
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 NAME_MAX = 200
@@ -135,8 +135,25 @@ def seed_system_roles(workspace):
     return roles
 
 
-def create_workspace(change, name, owner, slug=None, logo_url=None, environments=None, settings=None):
-    """Create a workspace with its system roles and `owner` (a Person) as the owning Admin."""
+def create_workspace(actor, name, owner, slug=None, logo_url=None, environments=None, settings=None):
+    """Create a workspace with its system roles and `owner` (a Person, or an email: the person is created when
+    new) as the owning Admin."""
+    with mutation(None, actor, "workspace.created") as change:
+        if isinstance(owner, str):
+            owner = get_or_create_person(owner)
+        return _create_workspace(change, name, owner, slug, logo_url, environments, settings)
+
+
+def provision_workspaces(actor, owner, items):
+    """Create several workspaces ([{name, slug, logo_url, environments, settings}]) owned by `owner`, all or
+    none."""
+    with mutation(None, actor, "workspace.created") as change:
+        return [_create_workspace(change, item["name"], owner, item.get("slug"), item.get("logo_url"),
+                                  item.get("environments"), item.get("settings"))
+                for item in items]
+
+
+def _create_workspace(change, name, owner, slug=None, logo_url=None, environments=None, settings=None):
     if not isinstance(name, str) or not name.strip() or len(name) > NAME_MAX:
         raise InvalidError("Invalid name", errors={"name": [f"1 to {NAME_MAX} characters"]})
     envs = _check_environments(environments) if environments is not None else ["dev"]
@@ -161,8 +178,13 @@ def create_workspace(change, name, owner, slug=None, logo_url=None, environments
     return workspace
 
 
-def update_workspace(change, workspace, data):
+def update_workspace(workspace, actor, data):
     """Apply a PATCH of name, slug, logo_url and environments."""
+    with mutation(workspace, actor, "workspace.updated") as change:
+        return _update_workspace(change, workspace, data)
+
+
+def _update_workspace(change, workspace, data):
     before = {"name": workspace.name, "slug": workspace.slug, "logo_url": workspace.logo_url,
               "environments": list(workspace.environments)}
     if "name" in data:
@@ -209,8 +231,13 @@ def update_workspace(change, workspace, data):
     return workspace
 
 
-def replace_settings(change, workspace, settings):
+def replace_settings(workspace, actor, settings):
     """Replace the workspace settings (unknown keys and wrong types refused); omitted keys get defaults."""
+    with mutation(workspace, actor, "workspace.settings_changed") as change:
+        return _replace_settings(change, workspace, settings)
+
+
+def _replace_settings(change, workspace, settings):
     before = dict(workspace.settings or {})
     workspace.settings = validate_settings(settings)
     workspace.updated_at = utcnow()
@@ -258,8 +285,13 @@ def stats(workspace):
             "environments": list(workspace.environments)}
 
 
-def request_deletion_code(change, workspace, person):
+def request_deletion_code(workspace, actor):
     """Mail a one-time deletion code to the acting person; earlier unused codes stop working."""
+    with mutation(workspace, actor, "workspace.deletion_code_sent") as change:
+        return _request_deletion_code(change, workspace, actor.person)
+
+
+def _request_deletion_code(change, workspace, person):
     if person is None:
         raise PermissionDeniedError("Deleting a workspace needs a personal token: the code is mailed to a person")
     now = utcnow()
@@ -320,8 +352,16 @@ def check_deletion_code(workspace, person, code):
         raise InvalidError("Wrong code", errors={"code": ["Does not match"]})
 
 
-def delete_workspace(change, workspace):
-    """Delete the workspace and everything in it (the people stay)."""
+def delete_workspace(workspace, actor, code=None):
+    """Delete the workspace and everything in it (the people stay), with the acting person's one-time code
+    (consumed first, in its own transaction, so a wrong guess counts). The command line needs no code."""
+    if actor.kind != "cli":
+        check_deletion_code(workspace, actor.person, code)
+    with mutation(workspace, actor, "workspace.deleted") as change:
+        _delete_workspace(change, workspace)
+
+
+def _delete_workspace(change, workspace):
     change.record("workspace.deleted", "workspace", workspace.id, workspace.slug, before=deletion_preview(workspace))
     for _, model, field in WORKSPACE_OWNED_TABLES:
         model.delete().where(field == workspace.id).execute()
@@ -330,9 +370,15 @@ def delete_workspace(change, workspace):
     Workspace.delete().where(Workspace.id == workspace.id).execute()
 
 
-def clone_workspace(change, source, owner, name, slug=None):
-    """Copy settings, environments, custom roles, groups and their grants (not members) into a new workspace."""
-    clone = create_workspace(change, name, owner, slug=slug, logo_url=source.logo_url,
+def clone_workspace(source, actor, name, slug=None):
+    """Copy settings, environments, custom roles, groups and their grants (not members) into a new workspace
+    owned by the acting person."""
+    with mutation(None, actor, "workspace.cloned") as change:
+        return _clone_workspace(change, source, actor.person, name, slug)
+
+
+def _clone_workspace(change, source, owner, name, slug):
+    clone = _create_workspace(change, name, owner, slug=slug, logo_url=source.logo_url,
                              environments=list(source.environments), settings=dict(source.settings or {}))
     by_name = {r.name_ci: r for r in Role.select().where(Role.workspace == clone.id)}
     for role in Role.select().where(Role.workspace == source.id, Role.is_system == False):  # noqa: E712
@@ -356,3 +402,17 @@ def clone_workspace(change, source, owner, name, slug=None):
 def workspaces_of(person):
     """Return the workspaces `person` is a member of, by name."""
     return list(Workspace.select().join(Member).where(Member.person == person.id).order_by(Workspace.name))
+
+
+def seed_demo(actor, slug, owner_email):
+    """Create the demo workspace (once) and fresh tokens for trying it: return (workspace, personal token
+    secret acting as the owner, SCIM token secret)."""
+    with mutation(None, actor, "demo.seed") as change:
+        person = get_or_create_person(owner_email, "Demo Admin")
+        workspace = Workspace.get_or_none(Workspace.slug == slug)
+        if workspace is None:
+            workspace = _create_workspace(change, "Demo", person, slug=slug, environments=["dev", "test", "prod"])
+        change.workspace = workspace  # so the token events land in the demo workspace's log
+        _, admin_raw = issue_personal_token(change, person, "make run")
+        _, scim_raw = issue_service_token(change, workspace, ["scim"], "make run")
+    return workspace, admin_raw, scim_raw

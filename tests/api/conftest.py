@@ -9,7 +9,6 @@ import pytest
 from models.access import Token
 from models.db import db, utcnow
 from models.directory import Member
-from models.services import mutation
 from models.services import invitations as invitations_svc
 from models.services import tokens as tokens_svc
 from tests import factories
@@ -47,14 +46,11 @@ def _build_world(app):
         noaccess, noaccess_person = factories.make_member(ws, "none@acme.test", {})
         operator, operator_person = factories.make_member(ws, "op@acme.test", {"dev": "Operator"})
         group = make_group(ws, "Engineering", [operator], {"prod": "Readonly"})
-        with mutation(ws, factories.CLI) as change:
-            invitation = invitations_svc.create_invitation(
-                change, ws, "invitee@acme.test", [{"environment_type": "dev", "name": "Member"}], "Ivy")
-        with mutation(ws, factories.CLI) as change:
-            spare, _ = tokens_svc.create_service_token(change, ws, ["scim"], "spare")
+        invitation = invitations_svc.create_invitation(
+            ws, factories.CLI, "invitee@acme.test", [{"environment_type": "dev", "name": "Member"}], "Ivy")
+        spare, _ = tokens_svc.create_service_token(ws, factories.CLI, ["scim"], "spare")
         revoked_raw = factories.make_service_token(ws, ["admin"], "revoked")
-        with mutation(ws, factories.CLI) as change:
-            tokens_svc.revoke_by_prefix(change, revoked_raw[:12])
+        tokens_svc.revoke_by_prefix(factories.CLI, revoked_raw)  # the whole secret: logged in ws
         expired_raw = factories.make_personal_token(owner, "expired")
         Token.update(expires_at=utcnow() - datetime.timedelta(seconds=1)).where(
             Token.token_hash == tokens_svc.hash_secret(expired_raw)).execute()
@@ -62,10 +58,8 @@ def _build_world(app):
         other_member, _ = factories.make_member(other_ws, "someone@globex.test", {"dev": "Member"})
         other_group = make_group(other_ws, "Globex Eng", [other_member])
         other_role = factories.make_role(other_ws, "Globex Role", ["members:read"])
-        with mutation(other_ws, factories.CLI) as change:
-            other_invitation = invitations_svc.create_invitation(change, other_ws, "x@globex.test", [])
-        with mutation(other_ws, factories.CLI) as change:
-            other_token, _ = tokens_svc.create_service_token(change, other_ws, ["scim"], "globex")
+        other_invitation = invitations_svc.create_invitation(other_ws, factories.CLI, "x@globex.test", [])
+        other_token, _ = tokens_svc.create_service_token(other_ws, factories.CLI, ["scim"], "globex")
         raw = {
             "owner": factories.make_personal_token(owner),
             "admin": factories.make_service_token(ws, ["admin"]),

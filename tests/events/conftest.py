@@ -15,10 +15,8 @@ def setup(workspace_setup, app, client):
     from tests import factories
     s = workspace_setup
     with app.app_context(), db.connection_context():
-        from models.services import mutation
         from models.services import workspaces as ws_svc
-        with mutation(s.workspace, factories.CLI) as change:
-            ws_svc.update_workspace(change, s.workspace, {"environments": ["dev", "test", "prod"]})
+        ws_svc.update_workspace(s.workspace, factories.CLI, {"environments": ["dev", "test", "prod"]})
         s.audit_token = factories.make_service_token(s.workspace, ["audit:read"], label="auditor")
     s.audit_client = AuthClient(client, s.audit_token)
     return s

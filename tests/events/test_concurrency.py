@@ -4,7 +4,7 @@ import threading
 
 from models.db import db
 from models.events import ProvisioningEvent as E
-from models.services import Actor, audit, mutation
+from models.services import Actor, audit
 from models.services import roles as roles_svc
 from models.services.audit import append_events
 
@@ -45,8 +45,7 @@ def test_concurrent_mutations_get_gap_free_ordered_seqs(setup, app):
         actor = Actor(kind="cli", token_label=f"thread-{n}")
         with app.app_context():
             for i in range(PER_THREAD):
-                with mutation(setup.workspace, actor, "role.create") as change:
-                    roles_svc.create_role(change, setup.workspace, f"Role {n}-{i}", ["members:read"])
+                roles_svc.create_role(setup.workspace, actor, f"Role {n}-{i}", ["members:read"])
 
     _run_threads(work)
     events = rows(setup.workspace)

@@ -229,8 +229,7 @@ def test_scim_style_operations_carry_idp_quirks_and_membership(setup, ctx):
 
 def test_scim_token_without_idp_gets_the_workspace_default(setup, ctx):
     from models.services import workspaces as ws_svc
-    with mutation(setup.workspace, factories.CLI) as change:
-        ws_svc.replace_settings(change, setup.workspace, {"scim.default_idp": "entra"})
+    ws_svc.replace_settings(setup.workspace, factories.CLI, {"scim.default_idp": "entra"})
     scim = Actor(kind="service", token_id="t2", token_label="scim", scopes=frozenset({"scim"}))
     with mutation(setup.workspace, scim) as change:
         change.record("user.created", "user", "u1", "jane@example.com",
@@ -261,8 +260,8 @@ def test_deleting_a_workspace_takes_its_whole_log_even_with_logging_off(setup, a
         assert ProvisioningEvent.select().where(ProvisioningEvent.workspace_id == setup.workspace.id).exists()
         audit.set_enabled(False)
         try:
-            with app.app_context(), mutation(setup.workspace, factories.CLI) as change:
-                ws_svc.delete_workspace(change, setup.workspace)
+            with app.app_context():
+                ws_svc.delete_workspace(setup.workspace, factories.CLI)
         finally:
             audit.set_enabled(True)
         for model in tables:

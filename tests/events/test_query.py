@@ -133,9 +133,8 @@ def test_access_needs_the_audit_scope_or_privilege(setup, client):
         role = factories.make_role(setup.workspace, "Auditor", ["audit:read"])
         from models.services import members as members_svc
         member = members_svc.member_query(setup.workspace, email="auditor@").get()
-        with mutation(setup.workspace, factories.CLI) as change:
-            members_svc.set_roles(change, setup.workspace, member, [{"environment_type": "prod",
-                                                                     "name": role.name}])
+        members_svc.set_roles(setup.workspace, factories.CLI, member.id, [{"environment_type": "prod",
+                                                                           "name": role.name}])
         reader_token = factories.make_personal_token(reader)
         auditor_token = factories.make_personal_token(auditor)
     as_reader = setup.owner_client.__class__(client, reader_token)

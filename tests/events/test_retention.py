@@ -24,8 +24,8 @@ def _old_events(setup, count=5, days_ago=40):
 
 
 def _retention(setup, days):
-    with connected(), mutation(setup.workspace, factories.CLI) as change:
-        ws_svc.replace_settings(change, setup.workspace, {"audit.retention_days": days})
+    with connected():
+        ws_svc.replace_settings(setup.workspace, factories.CLI, {"audit.retention_days": days})
     setup.workspace = ws_svc.find_workspace("acme")
 
 

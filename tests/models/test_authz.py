@@ -4,7 +4,7 @@ import pytest
 
 from models.directory import Member
 from models.privileges import ALL_PRIVILEGES, SYSTEM_ROLES
-from models.services import Actor, NotFoundError, PermissionDeniedError, mutation
+from models.services import Actor, NotFoundError, PermissionDeniedError
 from models.services import workspaces as ws_svc
 from models.services.authz import Access, access_for, effective_privileges, privilege_sources
 from tests import factories
@@ -120,8 +120,6 @@ def test_nobody_grants_more_than_they_hold(acme):
 def test_the_owner_holds_everything_in_every_environment(acme):
     owner = Member.get(Member.workspace == acme.id, Member.is_owner == True)  # noqa: E712
     assert effective_privileges(owner, ENVS) == {env: ALL_PRIVILEGES for env in ENVS}
-    with mutation(acme, factories.CLI) as change:
-        ws_svc.update_workspace(change, acme, {"environments": ["dev"]})
-    with mutation(acme, factories.CLI) as change:
-        ws_svc.update_workspace(change, acme, {"environments": ["dev", "prod"]})
+    ws_svc.update_workspace(acme, factories.CLI, {"environments": ["dev"]})
+    ws_svc.update_workspace(acme, factories.CLI, {"environments": ["dev", "prod"]})
     assert effective_privileges(owner, ["dev", "prod"]) == {"dev": ALL_PRIVILEGES, "prod": ALL_PRIVILEGES}
