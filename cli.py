@@ -102,7 +102,7 @@ def workspace_create(name, slug, owner_email, environments):
     from models.services.invitations import check_email
     from models.services.workspaces import create_workspace, get_or_create_person
     email = check_email(owner_email)
-    with mutation(None, CLI_ACTOR, "workspace.create") as change:
+    with mutation(None, CLI_ACTOR, "workspace.created") as change:
         person = get_or_create_person(email)
         ws = create_workspace(change, name, person, slug=slug, environments=environments.split(","))
     click.echo(f"created workspace {ws.slug} ({ws.id}) owned by {email}", err=True)
@@ -133,13 +133,13 @@ def token_create(ws_slug, scopes, person_email, label, expires_in_days):
         if not scopes:
             raise click.UsageError("A service token needs at least one --scope")
         ws = find_workspace(ws_slug)
-        with mutation(ws, CLI_ACTOR, "token.create") as change:
+        with mutation(ws, CLI_ACTOR, "token.created") as change:
             _, raw = create_service_token(change, ws, list(scopes), label, expires_in_days)
     else:
         person = Person.get_or_none(Person.email == person_email.strip().lower())
         if person is None:
             fail(ServiceError(f"No person with email {person_email}"))
-        with mutation(None, CLI_ACTOR, "token.create") as change:
+        with mutation(None, CLI_ACTOR, "token.created") as change:
             _, raw = create_personal_token(change, person, label, expires_in_days)
     click.echo(raw)
 
@@ -154,7 +154,7 @@ def token_revoke(prefix_or_token):
     found = Token.get_or_none(Token.token_hash == hash_secret(prefix_or_token))
     prefix = found.prefix if found is not None else prefix_or_token
     workspace = found.workspace if found is not None and found.workspace_id else None
-    with mutation(workspace, CLI_ACTOR, "token.revoke") as change:
+    with mutation(workspace, CLI_ACTOR, "token.revoked") as change:
         revoked = revoke_by_prefix(change, prefix)
     click.echo(f"revoked token {revoked.prefix}… ({revoked.label or 'no label'})", err=True)
 

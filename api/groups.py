@@ -54,5 +54,5 @@ class Grants(MethodView):
         """Replace the roles the group grants; left-out environments grant nothing."""
         workspace, access = workspace_access(ws, "groups:manage")
         group = svc.get_group(workspace, group_id)
-        with mutation(workspace, current_actor(), "group.grants") as change:
+        with mutation(workspace, current_actor(), "group.grants_changed") as change:
             return {"roles": svc.replace_grants(change, workspace, group, data["env_roles"], access=access)}

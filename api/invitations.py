@@ -35,7 +35,7 @@ class Invitations(MethodView):
         """Invite someone by email with roles per environment (left-out environments get NoAccess)."""
         workspace, access = workspace_access(ws, "members:invite")
         actor = current_actor()
-        with mutation(workspace, actor, "invitation.create") as change:
+        with mutation(workspace, actor, "invitation.sent") as change:
             return svc.create_invitation(change, workspace, data["email"], data["env_roles"], data["name"],
                                          inviter=actor.person, access=access)
 
@@ -53,7 +53,7 @@ class InvitationItem(MethodView):
         """Revoke a pending invitation."""
         workspace, _ = workspace_access(ws, "members:invite")
         inv = svc.get_invitation(workspace, invitation_id)
-        with mutation(workspace, current_actor(), "invitation.revoke") as change:
+        with mutation(workspace, current_actor(), "invitation.revoked") as change:
             svc.revoke_invitation(change, workspace, inv)
 
 
@@ -64,7 +64,7 @@ def resend(ws, invitation_id):
     workspace, _ = workspace_access(ws, "members:invite")
     inv = svc.get_invitation(workspace, invitation_id)
     actor = current_actor()
-    with mutation(workspace, actor, "invitation.resend") as change:
+    with mutation(workspace, actor, "invitation.resent") as change:
         return svc.resend_invitation(change, workspace, inv, inviter=actor.person)
 
 
@@ -75,6 +75,6 @@ def resend(ws, invitation_id):
 def accept(data):
     """Accept an invitation with the token from its mail (public; single use; expiring)."""
     inv = svc.find_acceptable(data["token"])
-    with mutation(None, public_actor(), "invitation.accept") as change:
+    with mutation(None, public_actor(), "invitation.accepted") as change:
         member = svc.accept_invitation(change, inv)
     return with_roles_and_groups(change.workspace, [member])[0]

@@ -59,7 +59,7 @@ class MemberItem(MethodView):
         """Remove a member from the workspace (the owner cannot be removed)."""
         workspace, _ = workspace_access(ws, "members:remove")
         member = svc.get_member(workspace, member_id)
-        with mutation(workspace, current_actor(), "member.remove") as change:
+        with mutation(workspace, current_actor(), "member.removed") as change:
             svc.remove_member(change, workspace, member)
 
 
@@ -70,7 +70,7 @@ def set_roles(data, ws, member_id):
     """Set a member's role per environment; `NoAccess` removes access there."""
     workspace, access = workspace_access(ws, "members:update")
     member = svc.get_member(workspace, member_id)
-    with mutation(workspace, current_actor(), "member.roles") as change:
+    with mutation(workspace, current_actor(), "member.roles_changed") as change:
         return {"roles": svc.set_roles(change, workspace, member, data["env_roles"], access=access)}
 
 
@@ -96,7 +96,7 @@ def leave(ws):
     """Leave the workspace (refused for the owner and the last admin)."""
     workspace, _ = workspace_access(ws)
     member = _own_membership(workspace)
-    with mutation(workspace, current_actor(), "member.leave") as change:
+    with mutation(workspace, current_actor(), "member.left") as change:
         svc.leave(change, workspace, member)
 
 
@@ -109,6 +109,6 @@ def transfer_ownership(data, ws):
     member = _own_membership(workspace)
     if not member.is_owner:
         abort(403, message="Only the owner can transfer ownership")
-    with mutation(workspace, current_actor(), "member.transfer_ownership") as change:
+    with mutation(workspace, current_actor(), "member.ownership_transferred") as change:
         new_owner = svc.transfer_ownership(change, workspace, member, data["member_id"])
     return with_roles_and_groups(workspace, [Member.get_by_id(new_owner.id)])[0]

@@ -35,7 +35,7 @@ class Roles(MethodView):
     def post(self, data, ws):
         """Create a custom role from catalogue privileges."""
         workspace, access = workspace_access(ws, "roles:manage")
-        with mutation(workspace, current_actor(), "role.create") as change:
+        with mutation(workspace, current_actor(), "role.created") as change:
             return svc.create_role(change, workspace, data["name"], data["privileges"], data["description"],
                                    access=access)
 
@@ -54,7 +54,7 @@ class RoleItem(MethodView):
         """Rename a custom role or replace its privileges."""
         workspace, access = workspace_access(ws, "roles:manage")
         role = svc.get_role(workspace, role_id)
-        with mutation(workspace, current_actor(), "role.update") as change:
+        with mutation(workspace, current_actor(), "role.updated") as change:
             return svc.update_role(change, workspace, role, data, access=access)
 
     @blp.response(204)
@@ -62,7 +62,7 @@ class RoleItem(MethodView):
         """Delete a custom role that is not in use."""
         workspace, _ = workspace_access(ws, "roles:manage")
         role = svc.get_role(workspace, role_id)
-        with mutation(workspace, current_actor(), "role.delete") as change:
+        with mutation(workspace, current_actor(), "role.deleted") as change:
             svc.delete_role(change, workspace, role)
 
 
@@ -74,7 +74,7 @@ class RolePrivileges(MethodView):
         """Add privileges to a custom role."""
         workspace, access = workspace_access(ws, "roles:manage")
         role = svc.get_role(workspace, role_id)
-        with mutation(workspace, current_actor(), "role.privileges") as change:
+        with mutation(workspace, current_actor(), "role.privileges_changed") as change:
             return svc.change_privileges(change, workspace, role, add=data["privileges"], access=access)
 
     @blp.arguments(PrivilegeChangeSchema)
@@ -83,5 +83,5 @@ class RolePrivileges(MethodView):
         """Remove privileges from a custom role."""
         workspace, _ = workspace_access(ws, "roles:manage")
         role = svc.get_role(workspace, role_id)
-        with mutation(workspace, current_actor(), "role.privileges") as change:
+        with mutation(workspace, current_actor(), "role.privileges_changed") as change:
             return svc.change_privileges(change, workspace, role, remove=data["privileges"])

@@ -27,7 +27,7 @@ class Tokens(MethodView):
         """Create a service token; the response carries the secret, shown this once."""
         workspace, access = workspace_access(ws, "tokens:manage")
         actor = current_actor()
-        with mutation(workspace, actor, "token.create") as change:
+        with mutation(workspace, actor, "token.created") as change:
             token, raw = svc.create_service_token(change, workspace, data["scopes"], data["label"],
                                                   data["expires_in_days"], created_by=actor.person_id,
                                                   access=access)
@@ -40,5 +40,5 @@ class Tokens(MethodView):
 def revoke_token(ws, token_id):
     """Revoke a service token."""
     workspace, _ = workspace_access(ws, "tokens:manage")
-    with mutation(workspace, current_actor(), "token.revoke") as change:
+    with mutation(workspace, current_actor(), "token.revoked") as change:
         svc.revoke_token(change, workspace, token_id)

@@ -33,7 +33,7 @@ class Workspaces(MethodView):
     def post(self, data):
         """Create a workspace; the acting person becomes its owner."""
         person = require_person()
-        with mutation(None, current_actor(), "workspace.create") as change:
+        with mutation(None, current_actor(), "workspace.created") as change:
             return svc.create_workspace(change, data["name"], person, slug=data.get("slug"),
                                         logo_url=data.get("logo_url"), environments=data.get("environments"),
                                         settings=data.get("settings"))
@@ -46,7 +46,7 @@ class Provision(MethodView):
     def post(self, data):
         """Create several workspaces at once, all or none; the acting person owns them."""
         person = require_person()
-        with mutation(None, current_actor(), "workspace.provision") as change:
+        with mutation(None, current_actor(), "workspace.created") as change:
             created = [svc.create_workspace(change, item["name"], person, slug=item.get("slug"),
                                             logo_url=item.get("logo_url"), environments=item.get("environments"),
                                             settings=item.get("settings"))
@@ -69,7 +69,7 @@ class WorkspaceItem(MethodView):
         workspace, access = workspace_access(ws, "workspace:update")
         if "environments" in data:
             access.require("roles:manage")
-        with mutation(workspace, current_actor(), "workspace.update") as change:
+        with mutation(workspace, current_actor(), "workspace.updated") as change:
             return svc.update_workspace(change, workspace, data)
 
     @blp.arguments(DeleteWorkspaceSchema)
@@ -79,7 +79,7 @@ class WorkspaceItem(MethodView):
         workspace, _ = workspace_access(ws, "workspace:delete")
         person = require_person()
         svc.check_deletion_code(workspace, person, data["code"])
-        with mutation(workspace, current_actor(), "workspace.delete") as change:
+        with mutation(workspace, current_actor(), "workspace.deleted") as change:
             svc.delete_workspace(change, workspace)
 
 
@@ -97,7 +97,7 @@ def deletion_code(ws):
     """Mail a one-time deletion code to the acting admin."""
     workspace, _ = workspace_access(ws, "workspace:delete")
     person = require_person()
-    with mutation(workspace, current_actor(), "workspace.deletion_code") as change:
+    with mutation(workspace, current_actor(), "workspace.deletion_code_sent") as change:
         svc.request_deletion_code(change, workspace, person)
     return {"message": f"A code was mailed to {person.email}"}
 
@@ -110,7 +110,7 @@ def clone(data, ws):
     # Copying out a workspace's whole configuration is an administrator's act, not a reader's.
     workspace, _ = workspace_access(ws, "workspace:update")
     person = require_person()
-    with mutation(None, current_actor(), "workspace.clone") as change:
+    with mutation(None, current_actor(), "workspace.cloned") as change:
         return svc.clone_workspace(change, workspace, person, data["name"], slug=data.get("slug"))
 
 
@@ -127,7 +127,7 @@ class Settings(MethodView):
     def put(self, data, ws):
         """Replace the workspace settings (validated against the catalogue)."""
         workspace, _ = workspace_access(ws, "workspace:update")
-        with mutation(workspace, current_actor(), "workspace.settings") as change:
+        with mutation(workspace, current_actor(), "workspace.settings_changed") as change:
             return {"settings": svc.replace_settings(change, workspace, data["settings"])}
 
 

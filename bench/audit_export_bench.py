@@ -86,7 +86,7 @@ def bench_writes(app, count, rounds=5):
     def service_round(n):
         with app.app_context(), db.connection_context():
             for i in range(n):
-                with mutation(ws, cli, "member.roles") as change:
+                with mutation(ws, cli, "member.roles_changed") as change:
                     members_svc.set_roles(change, ws, member, [{"environment_type": "prod",
                                                                 "name": roles[i % 2]}])
 

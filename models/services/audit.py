@@ -887,7 +887,7 @@ def prune(workspace, actor, now=None):
         return {"pruned": 0, "through_seq": None, "retention_days": 0}
     now = now or utcnow()
     cutoff = now - datetime.timedelta(days=days)
-    with mutation(workspace, actor, "audit.prune") as change:
+    with mutation(workspace, actor, "audit.pruned") as change:
         # Lock the head first so concurrent prunes and writers queue behind this one.
         ProvisioningChain.update(last_seq=ProvisioningChain.last_seq).where(
             ProvisioningChain.workspace_id == workspace.id).execute()

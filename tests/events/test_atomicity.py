@@ -46,7 +46,7 @@ def test_when_the_event_cannot_be_written_the_change_is_rolled_back(setup, ctx, 
 
 def test_a_mutation_that_fails_after_recording_writes_only_the_failure(setup, ctx):
     with pytest.raises(ZeroDivisionError):
-        with mutation(setup.workspace, factories.CLI, "role.create") as change:
+        with mutation(setup.workspace, factories.CLI, "role.created") as change:
             Role.create(workspace=setup.workspace.id, name="Ghost", name_ci="ghost", privileges=[])
             change.record("role.created", "role", "r1", "Ghost", after={"name": "Ghost"})
             1 / 0

@@ -45,7 +45,7 @@ def test_concurrent_mutations_get_gap_free_ordered_seqs(setup, app):
         actor = Actor(kind="cli", token_label=f"thread-{n}")
         with app.app_context():
             for i in range(PER_THREAD):
-                with mutation(setup.workspace, actor, "role.create") as change:
+                with mutation(setup.workspace, actor, "role.created") as change:
                     roles_svc.create_role(change, setup.workspace, f"Role {n}-{i}", ["members:read"])
 
     _run_threads(work)
