@@ -92,8 +92,8 @@ def init_app(app):
     app.register_error_handler(ServiceError, _service_error)
     app.register_error_handler(InternalServerError, _internal_error)
 
-    from models.services import audit
-    audit.init_app(app)
+    from web import audit
+    audit.init_app(app)  # until web.init_app (main) calls it
     from . import events, groups, invitations, members, roles, tokens, workspaces
     for module in (workspaces, members, invitations, roles, groups, tokens, events):
         api.register_blueprint(module.blp)

@@ -11,6 +11,7 @@ from peewee import IntegrityError, fn
 from ..access import Invitation, OneTimeCode, Token
 from ..db import db, new_id, utcnow
 from ..directory import Group, GroupGrant, GroupMember, Member, MemberRole, Person, Role
+from ..events import ProvisioningChain, ProvisioningCheckpoint, ProvisioningEvent, ProvisioningEventRef
 from ..privileges import SYSTEM_ROLES
 from ..workspace import ENVIRONMENTS, SETTINGS, Workspace, default_settings
 from . import (ConflictError, InvalidError, NotFoundError, PermissionDeniedError, TooManyRequestsError,
@@ -25,7 +26,14 @@ CODE_MAX_ATTEMPTS = 5
 CODE_RESEND_INTERVAL = datetime.timedelta(seconds=60)
 # Deleting a workspace goes through related tables in this order (children first).
 # Other modules (SSO, events) register (preview name or None, model, workspace field) to delete with a workspace.
-TENANT_EXTRA_CLEANUP = []
+# The whole provisioning log goes with its workspace, whether or not the log is switched on; only events are
+# counted in the deletion preview (the other tables are its index, checkpoints and chain head).
+TENANT_EXTRA_CLEANUP = [
+    ("events", ProvisioningEvent, ProvisioningEvent.workspace_id),
+    (None, ProvisioningEventRef, ProvisioningEventRef.workspace_id),
+    (None, ProvisioningCheckpoint, ProvisioningCheckpoint.workspace_id),
+    (None, ProvisioningChain, ProvisioningChain.workspace_id),
+]
 
 
 def slugify(name):
