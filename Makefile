@@ -43,6 +43,7 @@ run: $(BIN)/.installed sysdeps-run $(INSTANCE)/secret_key
 
 # TEST_DATABASE_URL=postgresql://... runs the same suite on PostgreSQL.
 test: $(BIN)/.installed sysdeps-test
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(BIN)/.installed

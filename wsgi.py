@@ -22,10 +22,12 @@ def create_app(config=None):
     init_db(app.config["DATABASE_URL"])
     app.extensions["roster.mailer"] = Mailer.from_config(app.config)
 
-    from api import init_app as init_api
-    init_api(app)
-    from scim import init_app as init_scim
-    init_scim(app)
+    import api
+    import scim
+    import web
+    web.init_app(app)
+    api.init_app(app)
+    scim.init_app(app)
     return app
 
 

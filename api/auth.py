@@ -3,32 +3,16 @@
 from flask import g, request
 from flask_smorest import abort
 
-from models.services import Actor
 from models.services.authz import access_for
-from models.services.tokens import authenticate
 from models.services.workspaces import find_workspace
-
-
-def request_info():
-    """Return the request facts an Actor carries (client address, user agent, request id, received time)."""
-    return {"ip": request.remote_addr, "user_agent": (request.user_agent.string or "")[:400] or None,
-            "request_id": g.get("request_id"), "received_at": g.get("request_started")}
-
-
-def bearer_token():
-    """Return the raw bearer token of the request, or None."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        return None
-    return value.strip()
+from web.auth import public_actor, request_actor, request_info  # noqa: F401  (re-exported for the views)
 
 
 def current_actor():
     """Return the authenticated Actor; answer 401 when the token is missing or invalid."""
     actor = g.get("actor")
     if actor is None:
-        actor = authenticate(bearer_token(), **request_info())
+        actor = request_actor()
         if actor is None:
             abort(401, message="A valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
         if actor.kind == "service" and not ({"admin", "audit:read"} & actor.scopes):
@@ -40,11 +24,6 @@ def current_actor():
 def authenticate_request():
     """Authenticate before the body is parsed: a caller without a valid token gets 401, never a 422."""
     current_actor()
-
-
-def public_actor():
-    """Return the Actor of an unauthenticated request (invitation acceptance)."""
-    return Actor(kind="public", **request_info())
 
 
 def workspace_access(ref, privilege=None, environment=None):

@@ -2,7 +2,7 @@
 
 `db` is a proxy bound by `init_db(url)`: SQLite (WAL, foreign keys, IMMEDIATE write transactions so
 concurrent writers queue instead of failing to upgrade a read lock) or PostgreSQL over a real connection.
-Every tenant table carries `workspace_id` and every query filters on it (see PRODUCT.md "Running it").
+Every tenant table carries `workspace_id` and every query filters on it (docs/architecture.md, "Tenancy and scale-out").
 """
 
 import datetime
@@ -43,7 +43,7 @@ class BaseModel(Model):
 
     def _pk_expr(self):
         # save() and delete_instance() of a tenant row also name its workspace, so every write filters on
-        # workspace_id (PRODUCT.md: the schema stays distributable by workspace).
+        # workspace_id (docs/architecture.md: the schema stays distributable by workspace).
         expr = super()._pk_expr()
         field = self._meta.fields.get("workspace") or self._meta.fields.get("workspace_id")
         if field is not None and field is not self._meta.primary_key:

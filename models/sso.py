@@ -1,8 +1,8 @@
 """SSO connections, the email domains they claim, their test runs and the SAML response ids already consumed.
 
 A test run keeps everything the IdP's answer must match (SAML request id, OIDC state, nonce and PKCE
-verifier) in the database, never in process memory, so any app node can receive the answer (PRODUCT.md
-"Running it").
+verifier) in the database, never in process memory, so any app node can receive the answer (docs/architecture.md,
+"Tenancy and scale-out").
 """
 
 from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, JSONField, TextField

@@ -2,8 +2,7 @@
 
 from flask import g
 
-from api.auth import bearer_token, request_info
-from models.services.tokens import authenticate
+from web.auth import bearer_token, request_actor
 
 from .errors import ForbiddenError, UnauthorizedError
 from .idp import detect_idp
@@ -15,7 +14,7 @@ def current_actor():
     """Return the actor of the request's bearer token, or raise 401."""
     actor = g.get("scim_actor")
     if actor is None:
-        actor = authenticate(bearer_token(), **request_info())
+        actor = request_actor()
         if actor is None:
             raise UnauthorizedError()
         g.scim_actor = actor

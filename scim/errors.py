@@ -1,29 +1,46 @@
-"""SCIM errors (RFC 7644 §3.12): one exception class per scimType Roster answers with."""
+"""SCIM errors (RFC 7644 §3.12): one exception class per scimType Roster answers with.
+
+They are service errors (`models.errors.ServiceError`) with a `scimType`, so the service layer's refusals and
+SCIM's own share one hierarchy and one renderer (`error_body`).
+"""
+
+from models.errors import ServiceError
 
 from .constants import ERROR
 
 
-class ScimError(Exception):
+def error_body(error):
+    """Render any ServiceError as the RFC 7644 §3.12 error body; `status` is a string.
+
+    A service refusal without a scimType that is a 400 is an `invalidValue` (a value the service would not
+    accept); other statuses carry no scimType.
+    """
+    scim_type = error.scim_type
+    if scim_type is None and not isinstance(error, ScimError) and error.status == 400:
+        scim_type = "invalidValue"
+    body = {"schemas": [ERROR], "status": str(error.status), "detail": error.message}
+    if scim_type:
+        body["scimType"] = scim_type
+    return body
+
+
+class ScimError(ServiceError):
     """An error answered as SCIM error JSON."""
 
-    status = 400
-    scim_type = None
     default_detail = "Bad request"
 
     def __init__(self, detail=None, *, status=None, scim_type=None):
-        super().__init__(detail or self.default_detail)
-        self.detail = detail or self.default_detail
-        if status is not None:
-            self.status = status
+        super().__init__(detail or self.default_detail, status=status)
         if scim_type is not None:
             self.scim_type = scim_type
 
+    @property
+    def detail(self):
+        return self.message
+
     def to_dict(self):
-        """Render the RFC 7644 §3.12 error body; `status` is a string."""
-        body = {"schemas": [ERROR], "status": str(self.status), "detail": self.detail}
-        if self.scim_type:
-            body["scimType"] = self.scim_type
-        return body
+        """Render the RFC 7644 §3.12 error body."""
+        return error_body(self)
 
 
 class InvalidFilterError(ScimError):
@@ -100,13 +117,3 @@ class MethodNotAllowedError(ScimError):
         super().__init__(detail)
         self.allowed = tuple(allowed)
 
-
-def from_service_error(error):
-    """Turn a service-layer refusal (`models.services.ServiceError`) into the matching SCIM error."""
-    if error.status == 404:
-        return NotFoundError(error.message)
-    if error.status == 409:
-        return ConflictError(error.message)
-    if error.status == 400:
-        return InvalidValueError(error.message)
-    return ScimError(error.message, status=error.status)

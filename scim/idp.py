@@ -7,7 +7,7 @@ Detection is pure (no request, no database) and tries, in order:
 2. the label of the bearer token (`roster token create --scope scim --label entra`): the admin named it;
 3. the workspace setting `scim.default_idp`.
 
-User-Agent markers and their sources (shared/IDP_BEHAVIORS.md trust markers):
+User-Agent markers and their sources (trust markers as in idp_fixtures/README.md):
 
 - Okta: `Okta SCIM Client 1.0.0` [P: developer.okta.com, *SCIM 2.0 Protocol Reference*, request examples].
 - Entra ID: `Microsoft Azure AD SCIM provisioning` [S: a public SCIM service provider's User-Agent allow-list,

@@ -98,7 +98,7 @@ def user_to_scim(member, base_url, *, env_roles=None, groups=None, managers=None
         resource["schemas"].append(ENTERPRISE_USER_SCHEMA)
         manager = extension.get("manager")
         if isinstance(manager, dict) and manager.get("value"):
-            # Entra needs the manager back as a complex value, never a bare string (IDP_BEHAVIORS.md §1.6).
+            # Entra needs the manager back as a complex value, never a bare string (idp_fixtures/entra/scim/09-read-manager.json).
             manager_id = manager["value"]
             rendered = {"value": manager_id}
             if managers is not None and manager_id in managers:

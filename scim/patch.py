@@ -40,7 +40,7 @@ from . import quirks as quirk_names
 from . import schema
 from .errors import (InvalidPathError, InvalidSyntaxError, InvalidValueError, MutabilityError, NoTargetError,
                      ScimError)
-from .filters import And, Comparison, Not, Or, matches
+from .filters import And, Comparison, Or, leaves, matches
 from .paths import parse_patch_path
 from .quirks import QuirkRecorder
 from .validation import (check_single_primary, is_blank, is_extension_schemas, member_ids, normalize_complex,
@@ -104,7 +104,7 @@ class _Patcher:
         if not isinstance(op, str) or op.lower() not in _OPS:
             raise InvalidSyntaxError(f"Invalid op {op!r}: expected \"add\", \"remove\" or \"replace\"")
         if op != op.lower():
-            # Entra sends "Add", "Replace", "Remove" (IDP_BEHAVIORS.md §1 quirk 1).
+            # Entra sends "Add", "Replace", "Remove" (idp_fixtures/entra/scim/15-disable.json).
             self.recorder.tolerate(quirk_names.ENTRA_OP_CASE, f"Invalid op {op!r}: operations are lower-case",
                                    error=InvalidSyntaxError)
         op = op.lower()
@@ -169,14 +169,8 @@ class _Patcher:
 
     def check_filter(self, attr, node, text):
         """Raise InvalidPathError unless every attribute in a value filter is a sub-attribute of `attr`."""
-        stack = [node]
-        while stack:
-            current = stack.pop()
-            if isinstance(current, (And, Or)):
-                stack.extend((current.left, current.right))
-            elif isinstance(current, Not):
-                stack.append(current.expr)
-            elif isinstance(current, Comparison):
+        for current in leaves(node):
+            if isinstance(current, Comparison):
                 ref = current.path
                 if ref.sub is not None or ref.uri is not None or attr.sub(ref.name) is None:
                     raise InvalidPathError(f"Invalid path '{text}': '{ref}' is not a sub-attribute of "
@@ -352,7 +346,7 @@ class _Patcher:
             new_sub = normalize_scalar(sub, value, self.recorder, self.label(attr, sub))
             if not hits:
                 if op == "replace":
-                    # Entra replaces emails[type eq "work"].value on users without one (IDP_BEHAVIORS.md §1).
+                    # Entra replaces emails[type eq "work"].value on users without one (idp_fixtures/entra/scim/21-work-email-created.json).
                     self.recorder.tolerate(quirk_names.ENTRA_VALUE_PATH_CREATES,
                                            f"The filter of '{target.text}' matched no value (RFC 7644 "
                                            f"§3.5.2.3: noTarget)", error=NoTargetError)

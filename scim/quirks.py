@@ -1,12 +1,12 @@
 """Names of the non-RFC interpretations Roster applies for real IdPs, and the recorder that tracks them.
 
-Each name is a short stable string "<idp>.<what>" shown in the provisioning log (shared/IDP_BEHAVIORS.md).
+Each name is a short stable string "<idp>.<what>" shown in the provisioning log (docs/scim.md, "Strict mode and the quirk trail").
 With strict RFC behaviour (a per-workspace setting) every one of them is refused with a 400 instead.
 """
 
 from .errors import InvalidValueError
 
-# Entra sends "Replace", "Add", "Remove" (IDP_BEHAVIORS.md §1 quirk 1).
+# Entra sends "Replace", "Add", "Remove" (idp_fixtures/entra/scim/15-disable.json).
 ENTRA_OP_CASE = "entra.op_case"
 # Entra's default (no aadOptscim062020) sends {"path": "active", "value": "False"} (§1 quirk 2).
 ENTRA_BOOLEAN_AS_STRING = "entra.boolean_as_string"

@@ -6,6 +6,7 @@ from flask import Response, has_request_context, request
 from werkzeug.exceptions import MethodNotAllowed
 
 from .constants import LIST_RESPONSE, MEDIA_TYPE
+from .errors import error_body
 
 
 def scim_response(body, status=200, headers=None):
@@ -26,15 +27,15 @@ def allowed_methods(error):
 
 
 def scim_error_response(error):
-    """Render a ScimError as RFC 7644 §3.12 error JSON; a 405 names the allowed methods (RFC 9110 §15.5.6)."""
-    headers = {}
+    """Render a ServiceError as RFC 7644 §3.12 error JSON; a 405 names the allowed methods (RFC 9110 §15.5.6)."""
+    headers = dict(error.headers)
     if error.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="scim"'
     if error.status == 405:
         allowed = allowed_methods(error)
         if allowed:
             headers["Allow"] = ", ".join(allowed)
-    return scim_response(error.to_dict(), status=error.status, headers=headers)
+    return scim_response(error_body(error), status=error.status, headers=headers)
 
 
 def list_response(resources, total, start_index):

@@ -55,7 +55,7 @@ def _is_manager(attr):
 def _coerce_manager(value, recorder, label):
     """Turn Entra's bare-string or one-element-list manager into the RFC {"value": id} form."""
     if isinstance(value, str):
-        # Entra sends the manager id as a bare string (IDP_BEHAVIORS.md §1 lifecycle 6).
+        # Entra sends the manager id as a bare string (idp_fixtures/entra/scim/08-set-manager.json).
         recorder.tolerate(quirk_names.ENTRA_MANAGER_BARE_STRING,
                           f"Attribute '{label}' must be an object {{\"value\": id}}, not a string")
         return {"value": value} if value else None
@@ -111,7 +111,7 @@ def normalize_scalar(attr, value, recorder, label):
         if isinstance(value, bool):
             return value
         if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            # Entra's default PATCH sends "False"/"True" (IDP_BEHAVIORS.md §1 quirk 2).
+            # Entra's default PATCH sends "False"/"True" (idp_fixtures/entra/scim/15-disable.json).
             recorder.tolerate(quirk_names.ENTRA_BOOLEAN_AS_STRING,
                               f"Attribute '{label}' must be a JSON boolean, not the string {value!r}")
             return value.strip().lower() == "true"

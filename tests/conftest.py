@@ -7,7 +7,8 @@ import threading
 
 import pytest
 
-from models.db import db, is_postgres
+from models.db import db
+from tests.tables import empty_tables
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 
@@ -98,19 +99,8 @@ def mailbox(smtp_server):
 def _clean_tables(request):
     """Empty every table after each test that used the app, so tests never see each other's rows."""
     yield
-    if "app" not in request.fixturenames:
-        return
-    with db.connection_context():
-        tables = [t for t in db.get_tables() if t != "schema_migration"]
-        if not tables:
-            return
-        if is_postgres():
-            db.execute_sql("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
-        else:
-            db.execute_sql("PRAGMA foreign_keys = OFF")
-            for table in tables:
-                db.execute_sql(f'DELETE FROM "{table}"')
-            db.execute_sql("PRAGMA foreign_keys = ON")
+    if "app" in request.fixturenames:
+        empty_tables()
 
 
 @pytest.fixture

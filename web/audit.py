@@ -21,6 +21,8 @@ from models.services.authz import access_for
 from models.services.workspaces import find_workspace
 from models.workspace import Workspace
 
+from .auth import request_actor
+
 log = logging.getLogger("roster.audit")
 
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -95,12 +97,7 @@ def _target(workspace, operation, about, view_args):
 
 def _request_actor():
     """Return the actor of the request: the one a view authenticated, else that of its bearer token."""
-    actor = g.get("actor") or g.get("scim_actor")
-    if actor is None:
-        from api.auth import bearer_token, request_info  # until web.auth (main) brings the shared lookup
-        from models.services.tokens import authenticate
-        actor = authenticate(bearer_token(), **request_info())
-    return actor
+    return g.get("actor") or g.get("scim_actor") or request_actor()
 
 
 def _refused_workspace():

@@ -10,48 +10,8 @@ import contextlib
 import dataclasses
 
 from ..db import db
-
-
-class ServiceError(Exception):
-    """A refusal with an HTTP status, a message and optional per-field errors."""
-
-    status = 400
-
-    def __init__(self, message, *, errors=None, status=None, headers=None):
-        super().__init__(message)
-        self.message = message
-        self.errors = errors
-        self.headers = headers or {}
-        if status is not None:
-            self.status = status
-
-
-class NotFoundError(ServiceError):
-    status = 404
-
-
-class ConflictError(ServiceError):
-    status = 409
-
-
-class InvalidError(ServiceError):
-    status = 400
-
-
-class PermissionDeniedError(ServiceError):
-    status = 403
-
-
-class TooManyRequestsError(ServiceError):
-    status = 429
-
-    def __init__(self, message, *, retry_after):
-        super().__init__(message, headers={"Retry-After": str(int(retry_after))})
-        self.retry_after = int(retry_after)
-
-
-class UnavailableError(ServiceError):
-    status = 503
+from ..errors import (ConflictError, InvalidError, NotFoundError, PermissionDeniedError,  # noqa: F401
+                      ServiceError, TooManyRequestsError, UnauthorizedError, UnavailableError)
 
 
 @dataclasses.dataclass

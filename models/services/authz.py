@@ -1,6 +1,6 @@
 """Who may do what: effective privileges per environment, and the checks every admin endpoint makes.
 
-Rules (PRODUCT.md): a member's privileges in an environment are the union of the direct role's and those of the
+Rules (README.md, "Who may do what"): a member's privileges in an environment are the union of the direct role's and those of the
 roles its groups grant there. Workspace-level actions need the privilege in at least one enabled environment;
 actions about one environment (granting a prod role, inviting with a prod role) need it in that environment.
 Service tokens: `admin` acts as Admin everywhere in its workspace, `audit:read` reads and exports the log.

@@ -21,7 +21,6 @@ from peewee import IntegrityError
 from ..db import db, new_id, utcnow
 from ..sso import CONNECTION_STATUSES, PASSING, PROVIDERS, SsoConnection, SsoConsumedId, SsoDomain, SsoTestRun
 from . import ConflictError, InvalidError, NotFoundError
-from .workspaces import TENANT_EXTRA_CLEANUP
 
 RUN_TTL = datetime.timedelta(minutes=10)
 CONSUMED_ID_TTL = datetime.timedelta(days=1)
@@ -34,14 +33,6 @@ DOMAIN_RE = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.
                        r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 SAML_KEYS = ("metadata_xml", "metadata_url")
 OIDC_KEYS = ("issuer", "client_id", "client_secret")
-
-TENANT_EXTRA_CLEANUP.extend([
-    ("sso_test_runs", SsoTestRun, SsoTestRun.workspace),
-    ("sso_replay_ids", SsoConsumedId, SsoConsumedId.workspace),
-    ("sso_domains", SsoDomain, SsoDomain.workspace),
-    ("sso_connections", SsoConnection, SsoConnection.workspace),
-])
-
 
 @dataclasses.dataclass(frozen=True)
 class Site:

@@ -13,6 +13,7 @@ from ..db import db, new_id, utcnow
 from ..directory import Group, GroupGrant, GroupMember, Member, MemberRole, Person, Role
 from ..events import ProvisioningChain, ProvisioningCheckpoint, ProvisioningEvent, ProvisioningEventRef
 from ..privileges import SYSTEM_ROLES
+from ..sso import SsoConnection, SsoConsumedId, SsoDomain, SsoTestRun
 from ..workspace import ENVIRONMENTS, SETTINGS, Workspace, default_settings
 from . import (ConflictError, InvalidError, NotFoundError, PermissionDeniedError, TooManyRequestsError,
                mail_after_commit)
@@ -24,16 +25,20 @@ NAME_MAX = 200
 CODE_TTL = datetime.timedelta(minutes=15)
 CODE_MAX_ATTEMPTS = 5
 CODE_RESEND_INTERVAL = datetime.timedelta(seconds=60)
-# Deleting a workspace goes through related tables in this order (children first).
-# Other modules (SSO, events) register (preview name or None, model, workspace field) to delete with a workspace.
-# The whole provisioning log goes with its workspace, whether or not the log is switched on; only events are
-# counted in the deletion preview (the other tables are its index, checkpoints and chain head).
-TENANT_EXTRA_CLEANUP = [
+# Deleting a workspace deletes these first (children before parents), then the directory's tables:
+# (name in the deletion preview or None, model, its workspace column). The provisioning log goes with its
+# workspace, whether or not the log is switched on; the preview counts only its events (the other three
+# tables are its index, checkpoints and chain head).
+WORKSPACE_OWNED_TABLES = (
+    ("sso_test_runs", SsoTestRun, SsoTestRun.workspace),
+    ("sso_replay_ids", SsoConsumedId, SsoConsumedId.workspace),
+    ("sso_domains", SsoDomain, SsoDomain.workspace),
+    ("sso_connections", SsoConnection, SsoConnection.workspace),
     ("events", ProvisioningEvent, ProvisioningEvent.workspace_id),
     (None, ProvisioningEventRef, ProvisioningEventRef.workspace_id),
     (None, ProvisioningCheckpoint, ProvisioningCheckpoint.workspace_id),
     (None, ProvisioningChain, ProvisioningChain.workspace_id),
-]
+)
 
 
 def slugify(name):
@@ -225,7 +230,7 @@ def _tenant_counts(workspace):
         "tokens": Token.select().where(Token.workspace == workspace.id).count(),
         "invitations": Invitation.select().where(Invitation.workspace == workspace.id).count(),
     }
-    for name, model, field in TENANT_EXTRA_CLEANUP:
+    for name, model, field in WORKSPACE_OWNED_TABLES:
         if name is not None:
             counts[name] = model.select().where(field == workspace.id).count()
     return counts
@@ -318,7 +323,7 @@ def check_deletion_code(workspace, person, code):
 def delete_workspace(change, workspace):
     """Delete the workspace and everything in it (the people stay)."""
     change.record("workspace.deleted", "workspace", workspace.id, workspace.slug, before=deletion_preview(workspace))
-    for _, model, field in TENANT_EXTRA_CLEANUP:
+    for _, model, field in WORKSPACE_OWNED_TABLES:
         model.delete().where(field == workspace.id).execute()
     for model in (GroupGrant, GroupMember, MemberRole, Group, Member, Invitation, Token, OneTimeCode, Role):
         model.delete().where(model.workspace == workspace.id).execute()

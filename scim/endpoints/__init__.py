@@ -8,11 +8,11 @@ import json
 
 from flask import Blueprint, current_app, g, request
 
-from models.services import ServiceError
+from models.errors import ServiceError
 
 from .. import auth
 from ..constants import BULK_MAX_PAYLOAD_SIZE, MAX_RESULTS
-from ..errors import InvalidSyntaxError, PayloadTooLargeError, ScimError, from_service_error
+from ..errors import InvalidSyntaxError, PayloadTooLargeError
 from ..mapping import Projection, etag, etag_matches
 from ..repository import Options
 from ..responses import not_modified, scim_error_response
@@ -42,14 +42,9 @@ def _authenticate():
     auth.require_service_token()
 
 
-@bp.errorhandler(ScimError)
+@bp.errorhandler(ServiceError)
 def _scim_error(error):
     return scim_error_response(error)
-
-
-@bp.errorhandler(ServiceError)
-def _service_refusal(error):
-    return scim_error_response(from_service_error(error))
 
 
 def base_url():

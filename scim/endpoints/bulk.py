@@ -11,12 +11,11 @@
 
 from flask import g
 
-from models.services import ServiceError
+from models.errors import ServiceError
 
 from .. import repository
 from ..constants import BULK_MAX_OPERATIONS, BULK_REQUEST, BULK_RESPONSE
-from ..errors import (InvalidPathError, InvalidSyntaxError, InvalidValueError, PayloadTooLargeError, ScimError,
-                      from_service_error)
+from ..errors import InvalidPathError, InvalidSyntaxError, InvalidValueError, PayloadTooLargeError, ScimError, error_body
 from ..mapping import etag, group_location, user_location
 from ..repository import Options
 from ..responses import scim_response
@@ -114,7 +113,7 @@ def _run(op, ids, base):
 
 
 def _error(error):
-    return {"status": str(error.status), "response": error.to_dict()}
+    return {"status": str(error.status), "response": error_body(error)}
 
 
 def process(raw_operations, fail_on_errors):
@@ -144,10 +143,8 @@ def process(raw_operations, fail_on_errors):
                 entry["bulkId"] = op.bulk_id
             try:
                 entry.update(_attempt(op, ids, failed, defined, waiting_on(op), base))
-            except ScimError as error:
-                entry.update(_error(error))
             except ServiceError as error:
-                entry.update(_error(from_service_error(error)))
+                entry.update(_error(error))
             results[op.index] = entry
             if not entry["status"].startswith("2"):
                 errors += 1

@@ -55,7 +55,7 @@ class SearchRequest:
         if self.filter is not None:
             recorder = QuirkRecorder(strict())
             for name in filter_quirks(self.filter):
-                # Entra's emails[type eq "work"].value eq "x" (IDP_BEHAVIORS.md §1 quirk 5).
+                # Entra's emails[type eq "work"].value eq "x" (idp_fixtures/entra/scim/19-match-by-work-email.json).
                 recorder.tolerate(name, f"Invalid filter {text!r}: a value filter cannot be followed by a "
                                         f"sub-attribute and an operator; write emails[type eq \"work\" and "
                                         f"value eq \"...\"]", error=InvalidFilterError)

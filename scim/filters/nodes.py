@@ -58,19 +58,28 @@ class ValuePath:
     quirk: Optional[str] = field(default=None, compare=False)
 
 
-def filter_quirks(node):
-    """Return the names of the IdP quirks the parser tolerated in a filter tree, in order, without repeats."""
-    found, stack = [], [node]
+def leaves(node):
+    """Yield the comparisons and value paths of a filter tree, left to right, opening and/or/not."""
+    stack = [node]
     while stack:
         current = stack.pop()
         if isinstance(current, (And, Or)):
             stack.extend((current.right, current.left))
         elif isinstance(current, Not):
             stack.append(current.expr)
-        elif isinstance(current, ValuePath):
-            if current.quirk and current.quirk not in found:
-                found.append(current.quirk)
-            stack.append(current.filter)
+        else:
+            yield current
+
+
+def filter_quirks(node):
+    """Return the names of the IdP quirks the parser tolerated in a filter tree, in order, without repeats."""
+    found, pending = [], [node]
+    while pending:
+        for leaf in leaves(pending.pop()):
+            if isinstance(leaf, ValuePath):
+                if leaf.quirk and leaf.quirk not in found:
+                    found.append(leaf.quirk)
+                pending.append(leaf.filter)
     return found
 
 

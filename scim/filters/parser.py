@@ -9,7 +9,7 @@ The grammar is scim2-filter-parser 0.7.0's sly lexer and LALR parser, corrected 
 - `true`/`false`/`null` are lexed only as whole words (0.7.0 splits `nullable` into `null` + `able`);
 - precedence: 0.7.0 gives `and` and `or` the same level, so `a or b and c` groups as `(a or b) and c`;
   RFC 7644 §3.4.2.2 says "not" binds tighter than "and", which binds tighter than "or";
-- Entra's `emails[type eq "work"].value eq "x"` (outside the RFC ABNF, IDP_BEHAVIORS §1) becomes
+- Entra's `emails[type eq "work"].value eq "x"` (outside the RFC ABNF, idp_fixtures/entra/scim/19-match-by-work-email.json) becomes
   `emails[type eq "work" and value eq "x"]`, a ValuePath marked with the quirk
   `entra.filter_value_path_attribute` (`nodes.filter_quirks` lists the marks; callers record or refuse them).
 
@@ -210,7 +210,7 @@ class _Converter:
             raise InvalidFilterError("A filter value must not contain NUL characters")
         raw = node.attr_path
         if isinstance(raw.attr_name, sly_ast.Filter):
-            # Entra's `emails[type eq "work"].value eq "x"` (IDP_BEHAVIORS §1, quirk 5).
+            # Entra's `emails[type eq "work"].value eq "x"` (idp_fixtures/entra/scim/19-match-by-work-email.json).
             if parent is not None:
                 raise InvalidFilterError("A value filter cannot be nested inside another value filter")
             if raw.sub_attr is None:

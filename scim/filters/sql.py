@@ -23,14 +23,13 @@ columns and compare as instants.
 """
 
 import datetime
-import itertools
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from peewee import (SQL, Case, DatabaseProxy, Expression, Field, NodeList, PostgresqlDatabase, SqliteDatabase,
-                    Value, fn)
+from peewee import SQL, Case, Expression, Field, NodeList, fn
 
 from .. import schema
+from .dialects import dialect_for, param
 from ..errors import InvalidFilterError, InvalidValueError
 from .nodes import And, AttrPath, Comparison, Not, Or, ValuePath, operands
 from .parser import parse_filter
@@ -138,25 +137,6 @@ def group_resource_map(group, group_member, member):
     )
 
 
-def database_of(resource_map, database=None):
-    """Return the concrete peewee Database behind a model (or the one given), unwrapping DatabaseProxy."""
-    db = database if database is not None else resource_map.model._meta.database
-    while isinstance(db, DatabaseProxy):
-        db = db.obj
-    if db is None:
-        raise RuntimeError("The database proxy is not initialised")
-    return db
-
-
-def _dialect(resource_map, database):
-    db = database_of(resource_map, database)
-    if isinstance(db, PostgresqlDatabase):
-        return _Postgres()
-    if isinstance(db, SqliteDatabase):
-        return _Sqlite()
-    raise RuntimeError(f"Unsupported database for SCIM filters: {type(db).__name__}")
-
-
 def compile_filter(node, resource_map, database=None):
     """Compile a filter (AST or text) to a peewee expression for `Model.select().where(...)`.
 
@@ -165,7 +145,7 @@ def compile_filter(node, resource_map, database=None):
     """
     if isinstance(node, str):
         node = parse_filter(node)
-    return _Compiler(resource_map, _dialect(resource_map, database)).compile(node)
+    return _Compiler(resource_map, dialect_for(resource_map, database)).compile(node)
 
 
 def sort_key(path, resource_map, database=None):
@@ -185,7 +165,7 @@ def sort_key(path, resource_map, database=None):
     if not isinstance(path, AttrPath):
         raise InvalidValueError("sortBy must be an attribute path")
     try:
-        return _Compiler(resource_map, _dialect(resource_map, database)).sort_key(path)
+        return _Compiler(resource_map, dialect_for(resource_map, database)).sort_key(path)
     except InvalidFilterError as exc:
         raise InvalidValueError(f"Cannot sort by '{path}': {exc.detail}") from None
 
@@ -195,11 +175,6 @@ def order_by(path, resource_map, descending=False, database=None):
     key = sort_key(path, resource_map, database)
     term = key.desc(nulls="LAST") if descending else key.asc(nulls="LAST")
     return [term, resource_map.id.asc()]
-
-
-def _param(value):
-    """Bind a value as-is (no field conversion)."""
-    return Value(value, converter=False)
 
 
 def _balanced(items, kind):
@@ -218,164 +193,6 @@ def _like_pattern(op, value):
 
 def _naive_utc(instant):
     return instant.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-
-
-class _SqliteJson:
-    """A JSON value in SQLite, seen through its json_type and its SQL value."""
-
-    def __init__(self, type_expr, value_expr):
-        self.type_expr = type_expr
-        self.value_expr = value_expr
-
-    def text(self):
-        return Case(None, [(self.type_expr == "text", self.value_expr)], None)
-
-    def number(self):
-        return Case(None, [(self.type_expr << ["integer", "real"], self.value_expr)], None)
-
-    def is_boolean(self, value):
-        return self.type_expr == ("true" if value else "false")
-
-    def is_json_null(self):
-        return self.type_expr == "null"
-
-    def present(self):
-        kind, value = self.type_expr, self.value_expr
-        return ((kind << ["true", "false", "integer", "real"])
-                | ((kind == "text") & (value != ""))
-                | ((kind == "array") & (value != "[]"))
-                | ((kind == "object") & (value != "{}")))
-
-
-class _PostgresJson:
-    """A jsonb value in PostgreSQL."""
-
-    def __init__(self, expr):
-        self.expr = expr
-
-    def text(self):
-        as_text = Expression(self.expr, "#>>", SQL("'{}'"))
-        return Case(None, [(fn.jsonb_typeof(self.expr) == "string", as_text)], None)
-
-    def number(self):
-        as_number = NodeList((SQL("CAST("), Expression(self.expr, "#>>", SQL("'{}'")), SQL("AS NUMERIC)")))
-        return Case(None, [(fn.jsonb_typeof(self.expr) == "number", as_number)], None)
-
-    def is_boolean(self, value):
-        return Expression(self.expr, "=", SQL("'true'::jsonb" if value else "'false'::jsonb"))
-
-    def is_json_null(self):
-        return fn.jsonb_typeof(self.expr) == "null"
-
-    def present(self):
-        empty = SQL("('null'::jsonb, '\"\"'::jsonb, '[]'::jsonb, '{}'::jsonb)")
-        return Expression(fn.COALESCE(self.expr, SQL("'null'::jsonb")), "NOT IN", empty)
-
-
-class _Sqlite:
-    name = "sqlite"
-
-    def __init__(self):
-        self._aliases = itertools.count(1)
-
-    @staticmethod
-    def _path(keys):
-        return "$" + "".join('."%s"' % key.replace('"', '\\"') for key in keys)
-
-    def value(self, document, keys):
-        path = _param(self._path(keys))
-        return _SqliteJson(fn.json_type(document, path), fn.json_extract(document, path))
-
-    def exists(self, document, keys, condition_for):
-        alias = f"scim_e{next(self._aliases)}"
-        element = _SqliteElement(alias)
-        return NodeList((SQL("EXISTS (SELECT 1 FROM json_each("), document, SQL(", "),
-                         _param(self._path(keys)), SQL(f") AS {alias} WHERE "), condition_for(element),
-                         SQL(")")), glue="")
-
-    def array_length(self, document, keys):
-        return Case(None, [(fn.json_type(document, _param(self._path(keys))) == "array",
-                            fn.json_array_length(document, _param(self._path(keys))))], 0)
-
-    def order_text(self, expr):
-        return expr
-
-    def element_value(self, document, keys, sub):
-        """Return the SQL value of keys[i].sub for the primary element, else the first (for sorting)."""
-        alias = f"scim_e{next(self._aliases)}"
-        sub_path = _param(self._path([sub]) if sub else "$")
-        primary = NodeList((
-            SQL("(SELECT json_extract("), SQL(f"{alias}.value"), SQL(", "), sub_path,
-            SQL(") FROM json_each("),
-            document, SQL(", "), _param(self._path(keys)),
-            SQL(f") AS {alias} WHERE json_extract({alias}.value, '$.primary') = 1 LIMIT 1)")), glue="")
-        first_path = self._path(keys) + "[0]" + (self._path([sub])[1:] if sub else "")
-        first = fn.json_extract(document, _param(first_path))
-        return fn.COALESCE(primary, first)
-
-
-class _SqliteElement:
-    def __init__(self, alias):
-        self.alias = alias
-
-    def value(self, keys):
-        if not keys:
-            return _SqliteJson(SQL(f"{self.alias}.type"), SQL(f"{self.alias}.value"))
-        path = _param(_Sqlite._path(keys))
-        source = SQL(f"{self.alias}.value")
-        return _SqliteJson(fn.json_type(source, path), fn.json_extract(source, path))
-
-
-class _Postgres:
-    name = "postgres"
-
-    def __init__(self):
-        self._aliases = itertools.count(1)
-
-    @staticmethod
-    def _walk(expr, keys):
-        for key in keys:
-            expr = Expression(expr, "->", _param(key))
-        return expr
-
-    def value(self, document, keys):
-        return _PostgresJson(self._walk(document, keys))
-
-    def exists(self, document, keys, condition_for):
-        alias = f"scim_e{next(self._aliases)}"
-        array = self._walk(document, keys)
-        guarded = Case(None, [(fn.jsonb_typeof(array) == "array", array)], SQL("'[]'::jsonb"))
-        element = _PostgresElement(alias)
-        return NodeList((SQL("EXISTS (SELECT 1 FROM jsonb_array_elements("), guarded,
-                         SQL(f") AS {alias}(value) WHERE "), condition_for(element), SQL(")")), glue="")
-
-    def array_length(self, document, keys):
-        array = self._walk(document, keys)
-        return Case(None, [(fn.jsonb_typeof(array) == "array", fn.jsonb_array_length(array))], 0)
-
-    def order_text(self, expr):
-        return expr.collate('"C"')
-
-    def element_value(self, document, keys, sub):
-        alias = f"scim_e{next(self._aliases)}"
-        array = self._walk(document, keys)
-        guarded = Case(None, [(fn.jsonb_typeof(array) == "array", array)], SQL("'[]'::jsonb"))
-        item = SQL(f"{alias}.value")
-        chosen = _PostgresJson(self._walk(item, [sub]) if sub else item).text()
-        where_primary = f") AS {alias}(value) WHERE {alias}.value -> 'primary' = 'true'::jsonb LIMIT 1)"
-        primary = NodeList((SQL("(SELECT "), chosen, SQL(" FROM jsonb_array_elements("), guarded,
-                            SQL(where_primary)), glue="")
-        first = Expression(array, "->", _param(0))
-        first_value = _PostgresJson(self._walk(first, [sub]) if sub else first).text()
-        return fn.COALESCE(primary, first_value)
-
-
-class _PostgresElement:
-    def __init__(self, alias):
-        self.alias = alias
-
-    def value(self, keys):
-        return _PostgresJson(_Postgres._walk(SQL(f"{self.alias}.value"), keys))
 
 
 def _negate(expr):
@@ -531,11 +348,11 @@ class _Compiler:
         if op == "ne":
             return _negate(self._column_condition(column, target, "eq", value, case_exact))
         if leaf.type == schema.BOOLEAN:
-            return Expression(expr, "=", _param(expected))
+            return Expression(expr, "=", param(expected))
         if leaf.type == schema.DATETIME:
             return Expression(expr, _SQL_OPS[op], _naive_utc(expected))
         if leaf.type in (schema.INTEGER, schema.DECIMAL):
-            return Expression(expr, _SQL_OPS[op], _param(expected))
+            return Expression(expr, _SQL_OPS[op], param(expected))
         if case_exact:
             lhs, operand = expr, expected
         else:
@@ -547,22 +364,22 @@ class _Compiler:
         if op in SUBSTRING:
             return self._like(lhs, op, operand, case_exact)
         if op in ORDERING:
-            return Expression(self.dialect.order_text(lhs), _SQL_OPS[op], _param(operand))
-        return Expression(lhs, "=", _param(operand))
+            return Expression(self.dialect.order_text(lhs), _SQL_OPS[op], param(operand))
+        return Expression(lhs, "=", param(operand))
 
     def _like(self, lhs, op, operand, case_exact):
         if operand == "":
             return lhs.is_null(False)
-        like = NodeList((lhs, SQL("LIKE"), _param(_like_pattern(op, operand)), SQL("ESCAPE '\\'")))
+        like = NodeList((lhs, SQL("LIKE"), param(_like_pattern(op, operand)), SQL("ESCAPE '\\'")))
         if case_exact and self.dialect.name == "sqlite":
             # SQLite's LIKE ignores ASCII case: confirm the match case-sensitively.
             length = len(operand)
             if op == "co":
-                exact = fn.instr(lhs, _param(operand)) > 0
+                exact = fn.instr(lhs, param(operand)) > 0
             elif op == "sw":
-                exact = fn.substr(lhs, 1, length) == _param(operand)
+                exact = fn.substr(lhs, 1, length) == param(operand)
             else:
-                exact = fn.substr(lhs, -length) == _param(operand)
+                exact = fn.substr(lhs, -length) == param(operand)
             return like & exact
         return like
 
@@ -579,7 +396,7 @@ class _Compiler:
         if leaf.type == schema.BOOLEAN:
             return value.is_boolean(expected)
         if leaf.type in (schema.INTEGER, schema.DECIMAL):
-            return Expression(value.number(), _SQL_OPS[op], _param(expected))
+            return Expression(value.number(), _SQL_OPS[op], param(expected))
         if leaf.type == schema.DATETIME:
             expected = expected.isoformat().replace("+00:00", "Z")
             return self._string_condition(value.text(), op, expected, True)

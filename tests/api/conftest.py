@@ -13,18 +13,11 @@ from models.services import mutation
 from models.services import invitations as invitations_svc
 from models.services import tokens as tokens_svc
 from tests import factories
-from tests.admin_helpers import capture, empty_tables, make_group, restore
+from tests.admin_helpers import make_group
+from tests.tables import capture, restore
 from tests.conftest import AuthClient
 
 ENVS = ["dev", "test", "prod"]
-
-
-@pytest.fixture(autouse=True)
-def _clean_tables(request):
-    """Empty every table after each test that used the app (overrides the root fixture: same effect, faster)."""
-    yield
-    if "app" in request.fixturenames:
-        empty_tables()
 
 
 class AnonClient(AuthClient):

@@ -1,10 +1,10 @@
-"""The OpenAPI document lists the admin API of PRODUCT.md, and the interactive docs render from local assets."""
+"""The OpenAPI document lists the admin API of the README, and the interactive docs render from local assets."""
 
 import re
 
 import pytest
 
-# PRODUCT.md's admin table for the areas this API implements (workspaces, members, invitations, roles, groups,
+# The admin API table for the areas this API implements (workspaces, members, invitations, roles, groups,
 # tokens), with `{ws}` spelled as the routes spell it.
 WS = "/api/v1/workspaces/{ws}"
 PRODUCT_OPERATIONS = [

@@ -72,7 +72,7 @@ def test_present_operator_has_no_value():
 
 @pytest.mark.parametrize("text", ['username Eq "x"', 'USERNAME EQ "x"', 'userName eQ "x"'])
 def test_operators_are_case_insensitive_and_names_kept_as_sent(text):
-    # PingOne sends `username Eq "%s"` (IDP_BEHAVIORS §7); names are resolved case-insensitively later.
+    # PingOne sends `username Eq "%s"` (idp_fixtures/pingone/); names are resolved case-insensitively later.
     node = parse_filter(text)
     assert node.op == "eq" and node.value == "x" and node.path.name.lower() == "username"
 
@@ -188,7 +188,7 @@ def test_ref_sub_attribute():
 
 
 def test_entra_value_path_with_trailing_sub_attribute():
-    # IDP_BEHAVIORS §1: outside the RFC ABNF, means emails[type eq "work" and value eq "x"].
+    # idp_fixtures/entra/scim/19-match-by-work-email.json: outside the RFC ABNF, means emails[type eq "work" and value eq "x"].
     assert parse_filter('emails[type eq "work"].value eq "x@example.com"') == ValuePath(
         AttrPath(None, "emails"), And(cmp("type", "eq", "work"), cmp("value", "eq", "x@example.com")))
 

@@ -306,7 +306,7 @@ def test_concurrent_patches_lose_and_duplicate_nothing(workspace_setup, app):
 
 
 def test_every_scim_update_and_delete_filters_on_the_workspace(workspace_setup, sql_log):
-    """PRODUCT.md: every query filters on workspace_id (Citus routes on it), writes included."""
+    """docs/architecture.md: every query filters on workspace_id (Citus routes on it), writes included."""
     c = workspace_setup.scim_client
     user = c.post("/scim/v2/Users", json={"userName": "w1", "roles": [{"value": "Readonly", "type": "dev"}]}).json
     group = c.post("/scim/v2/Groups", json={"displayName": "W"}).json

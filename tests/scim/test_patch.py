@@ -509,7 +509,7 @@ def test_quirk_op_case_refused_in_strict_mode():
 
 
 def test_quirk_boolean_as_string():
-    # Entra's default disable (IDP_BEHAVIORS.md §1): {"op":"Replace","path":"active","value":"False"}.
+    # Entra's default disable (idp_fixtures/entra/scim/15-disable.json): {"op":"Replace","path":"active","value":"False"}.
     result = patch_user([{"op": "Replace", "path": "active", "value": "False"}])
     assert result.resource["active"] is False
     assert result.quirks == [quirks.ENTRA_OP_CASE, quirks.ENTRA_BOOLEAN_AS_STRING]
@@ -537,7 +537,7 @@ ENTRA_NO_PATH = {"op": "replace", "value": {
 
 
 def test_quirk_no_path_dotted_and_urn_keys():
-    # Entra aadOptscim062020 (IDP_BEHAVIORS.md §1, "Replace several").
+    # Entra aadOptscim062020 (idp_fixtures/entra-aadoptscim062020/).
     result = patch_user([ENTRA_NO_PATH])
     assert result.resource["displayName"] == "Bjfe"
     assert result.resource["name"] == {"givenName": "Kkom", "familyName": "Unua"}
@@ -557,7 +557,7 @@ def test_quirk_no_path_unknown_dotted_key_is_invalid_path():
 
 
 def test_quirk_okta_id_in_no_path_value():
-    # Okta group rename (IDP_BEHAVIORS.md §2 lifecycle 7).
+    # Okta group rename (idp_fixtures/okta/scim/22-push-group-rename.json).
     result = patch_group([{"op": "replace", "value": {"id": "g1", "displayName": "Test SCIMv2"}}],
                          resource_id="g1")
     assert result.resource["displayName"] == "Test SCIMv2" and "id" not in result.resource
@@ -577,7 +577,7 @@ def test_quirk_okta_id_refused_in_strict_mode():
 
 
 def test_quirk_manager_bare_string_through_urn_path():
-    # Entra's manager pass (IDP_BEHAVIORS.md §1 lifecycle 6).
+    # Entra's manager pass (idp_fixtures/entra/scim/08-set-manager.json).
     result = patch_user([{"op": "Add", "path": f"{EXT}:manager", "value": "m1"}])
     assert result.resource[EXT]["manager"] == {"value": "m1"}
     assert result.quirks == [quirks.ENTRA_OP_CASE, quirks.ENTRA_MANAGER_BARE_STRING]
@@ -601,7 +601,7 @@ def test_remove_manager():
 
 
 def test_quirk_members_remove_by_value():
-    # Entra's default member removal (IDP_BEHAVIORS.md §1 quirk 3).
+    # Entra's default member removal (idp_fixtures/entra/scim/34-remove-member-by-value.json).
     result = patch_group([{"op": "Remove", "path": "members",
                            "value": [{"$ref": None, "value": "u1"}, {"$ref": None, "value": "u2"}]}])
     assert result.member_ops == [("remove", ["u1", "u2"])]
@@ -624,7 +624,7 @@ def test_quirk_remove_by_value_on_other_attributes():
 
 
 def test_quirk_value_path_creates():
-    # Entra's multi-valued update (IDP_BEHAVIORS.md §1) on a user without a work email.
+    # Entra's multi-valued update (idp_fixtures/entra/scim/12-replace-several.json) on a user without a work email.
     user = {**bjensen(), "emails": [{"value": "babs@jensen.org", "type": "home", "primary": True}]}
     result = patch_user([{"op": "Replace", "path": "emails[type eq \"work\"].value",
                           "value": "updatedEmail@microsoft.com"}], user)

@@ -22,7 +22,7 @@ def test_surrounding_whitespace_is_ignored():
 
 
 def test_extension_urn_path():
-    # Entra's manager path (IDP_BEHAVIORS.md §1 lifecycle 6).
+    # Entra's manager path (idp_fixtures/entra/scim/08-set-manager.json).
     parsed = parse_patch_path(f"{EXT}:manager")
     assert parsed == PatchPath(AttrPath(EXT, "manager", None))
 

@@ -94,7 +94,7 @@ def test_a_write_that_changes_nothing_still_records_one_event(workspace_setup, t
     user = c.post("/scim/v2/Users", json={"userName": "same", "nickName": "S"}).json
     group = c.post("/scim/v2/Groups", json={"displayName": "Test SCIMv2"}).json
     trail["changes"].clear()
-    # Okta re-sends the pushed group's name with its id (IDP_BEHAVIORS.md §2 lifecycle 7).
+    # Okta re-sends the pushed group's name with its id (idp_fixtures/okta/scim/22-push-group-rename.json).
     r = _patch(c, f"/scim/v2/Groups/{group['id']}",
                {"op": "replace", "value": {"id": group["id"], "displayName": "Test SCIMv2"}})
     assert r.status_code == 204 and r.headers["ETag"] == group["meta"]["version"]

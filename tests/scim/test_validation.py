@@ -43,7 +43,7 @@ def test_rfc7643_group_is_normalised():
 
 
 def test_attribute_names_are_folded_to_canonical_case():
-    # Entra sends "UserName" (IDP_BEHAVIORS.md §1).
+    # Attribute names are case-insensitive (RFC 7643 §2.1): an IdP may send "UserName".
     doc, _ = normalize_resource("User", {"UserName": "bob", "NAME": {"GivenName": "Bob"},
                                          EXT.upper(): {"EMPLOYEENUMBER": "7"}})
     assert doc == {"userName": "bob", "name": {"givenName": "Bob"}, EXT: {"employeeNumber": "7"}}

@@ -121,7 +121,7 @@ def record_change(change):
             else Workspace.get_or_none(Workspace.id == workspace_id)
         if any(e.operation == "workspace.deleted" for e in events) \
                 and not Workspace.select().where(Workspace.id == workspace_id).exists():
-            # The workspace's log went with it (models/services/workspaces.py): nothing to chain to.
+            # The workspace's log went with it (workspaces.WORKSPACE_OWNED_TABLES): nothing to chain to.
             log.info("workspace %s deleted; its provisioning log went with it", workspace_id)
             continue
         actor = _actor_columns(change.actor, workspace)
