@@ -66,11 +66,15 @@ def declared_operation(endpoint, method):
     return getattr(view, "audit_operation", None)
 
 
-def _declared_at(path, method):
-    """Return (Operation of `method` at `path` or None, the Operation naming what the path is about, view args).
+def _declared_at(path, method, endpoint=None, view_args=None):
+    """Return (operation name, the Operation naming the target or None, view args) of a refused `method` at
+    `path` (answered by `endpoint` when it was routed).
 
-    A write the path's views do not declare (POST /Users/.search) is still about the resource the path names:
-    the one its declared writes are about."""
+    A write that no view declares (POST /Users/.search) is "request.refused", still about the resource the
+    path names: the one the path's declared writes are about."""
+    declared = declared_operation(endpoint, method) if endpoint else None
+    if declared is not None:
+        return declared.name, declared, view_args
     adapter = current_app.url_map.bind("")
     about, about_args = None, {}
     for candidate in (method,) + tuple(m for m in WRITE_METHODS if m != method):
@@ -79,30 +83,16 @@ def _declared_at(path, method):
         except HTTPException:
             continue
         declared = declared_operation(endpoint, candidate)
-        if declared is not None:
-            if candidate == method:
-                return declared, declared, args
-            if about is None:
-                about, about_args = declared, args
-    return None, about, about_args
-
-
-def _target(workspace, operation, about, view_args):
-    """Return (operation name, (type, id, name)) of a refused request."""
-    name = operation.name if operation is not None else "request.refused"
-    if about is None:
-        return name, audit.target_of(workspace, audit.default_target_type(name))
-    return name, audit.target_of(workspace, about.target, about.target_id(view_args))
-
-
-def _request_actor():
-    """Return the actor of the request: the one a view authenticated, else that of its bearer token."""
-    return g.get("actor") or g.get("scim_actor") or request_actor()
+        if declared is not None and candidate == method:
+            return declared.name, declared, args
+        if declared is not None and about is None:
+            about, about_args = declared, args
+    return "request.refused", about, about_args
 
 
 def _refused_workspace():
     """Return (workspace, actor) for a refused request when the caller is authenticated to its workspace."""
-    actor = _request_actor()
+    actor = request_actor()  # the one the view authenticated, or that of a token it never looked at (a 422)
     if actor is None:
         return None, None
     if request.path.startswith("/scim/v2/"):
@@ -135,12 +125,10 @@ def record_refused(response):
     workspace, actor = _refused_workspace()
     if workspace is None:
         return None
-    declared = declared_operation(request.endpoint, request.method) if request.endpoint else None
-    about, view_args = declared, request.view_args
-    if declared is None:
-        _, about, view_args = _declared_at(request.path, request.method)
+    name, about, args = _declared_at(request.path, request.method, request.endpoint, request.view_args)
+    target = (audit.target_of(workspace, about.target, about.target_id(args)) if about is not None
+              else audit.target_of(workspace, "request"))
     status, message, scim_type = _response_outcome(response)
-    name, target = _target(workspace, declared, about, view_args)
     return audit.record_refusals(workspace, actor, [audit.refusal(name, target, status, message, scim_type)])[0]
 
 
@@ -150,13 +138,12 @@ def _bulk_operation(method, path):
     full = "/scim/v2/" + path.lstrip("/")
     if full.count("/") == 4 and full.endswith("/"):
         full = full[:-1]  # "/Users/": the collection
-    declared, about, args = _declared_at(full, method)
+    name, about, args = _declared_at(full, method)
     if about is None:
-        return "request.refused", ("request", None, None)
+        return name, ("request", None, None)
     target_id = about.target_id(args)
     if target_id and target_id.startswith("bulkId:"):
         target_id = None
-    name = declared.name if declared is not None else "request.refused"
     return name, (about.target, target_id and target_id[:64], None)
 
 
