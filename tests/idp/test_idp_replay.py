@@ -27,7 +27,7 @@ class Outcome:
 
 
 class ChangeLog:
-    """What the service layer's change hooks saw (committed and refused changes), and each request's quirks.
+    """What mutations did (committed and refused changes, via tests.changes), and each request's quirks.
 
     Reads record no event: the quirks a SCIM request applied are on `flask.g.scim_quirks`, collected when the
     request finishes.
