@@ -117,7 +117,6 @@ def append_events(workspace_id, records):
     return rows
 
 
-
 def iter_rows(workspace_id, after_seq=0, upto_seq=None, since=None, until=None, batch=BATCH):
     """Yield event dicts in seq order, fetched in keyset batches (never the whole log in memory)."""
     last = after_seq
@@ -243,7 +242,6 @@ def verify(workspace):
     return result
 
 
-
 def prune(workspace, actor, now=None):
     """Delete events older than `audit.retention_days`, leaving a hashed checkpoint; return what was done."""
     from .. import mutation  # the log is written by mutations; this one records the prune itself
@@ -284,5 +282,3 @@ def prune_all(actor, now=None):
         if workspace.setting("audit.retention_days"):
             out[workspace.slug] = prune(workspace, actor, now=now)
     return out
-
-

@@ -149,7 +149,6 @@ def _seq_bounds(workspace_id, since, until):
     return after, upto
 
 
-
 EXPORT_FORMATS = {"jsonl": "application/x-ndjson", "csv": "text/csv"}
 
 
@@ -192,5 +191,3 @@ def _export_chunks(workspace_id, fmt, after, upto, since, until, batch):
             buffer.truncate()
     if buffer.tell():
         yield buffer.getvalue()
-
-

@@ -116,4 +116,3 @@ def report_access(workspace, environment="prod"):
 
 REPORTS = {"daily-operations": report_daily_operations, "deprovisioning": report_deprovisioning,
            "access": report_access}
-

@@ -60,4 +60,3 @@ def clip(row):
             value = value.replace("\x00", "\ufffd")
             row[column] = value[:limit]
     return row
-
