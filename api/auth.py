@@ -5,7 +5,7 @@ from flask_smorest import abort
 
 from models.services.authz import access_for
 from models.services.workspaces import find_workspace
-from web.auth import public_actor, request_actor, request_info  # noqa: F401  (re-exported for the views)
+from web.auth import public_actor, request_actor  # noqa: F401  (public_actor: re-exported for the views)
 
 
 def current_actor():

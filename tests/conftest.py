@@ -1,5 +1,5 @@
 """Test fixtures: the app on a real database (SQLite temp file, or TEST_DATABASE_URL for PostgreSQL), a client,
-a real SMTP server on 127.0.0.1, and authenticated clients."""
+a real SMTP server on 127.0.0.1, authenticated clients, and the test IdPs of the SSO tests."""
 
 import os
 import socket
@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from idp_fixtures.sso import OidcProvider, SamlIdp
 from models.db import db
 from tests.tables import empty_tables
 
@@ -160,3 +161,18 @@ def workspace_setup(app, client):
     return factories.Setup(workspace=ws, owner=owner, owner_client=AuthClient(client, owner_token),
                            admin_client=AuthClient(client, admin_token), scim_token=scim_token,
                            scim_client=AuthClient(client, scim_token, "application/scim+json"))
+
+
+@pytest.fixture
+def saml_idp():
+    """An in-process SAML IdP (pysaml2, Okta-shaped metadata) for the engine and the API tests."""
+    idp = SamlIdp(shape="okta")
+    yield idp
+    idp.close()
+
+
+@pytest.fixture
+def oidc_provider():
+    """A real OpenID provider on 127.0.0.1 for the engine and the API tests."""
+    with OidcProvider(default_email="alice@example.com") as provider:
+        yield provider

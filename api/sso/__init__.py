@@ -1,14 +1,19 @@
-"""SSO: verification engines (saml, oidc, checks, fetch: no database, no routes) and the HTTP side (views)."""
+"""SSO over HTTP: the admin API (connections, test runs) and the public endpoints (SP metadata, ACS, callback).
+
+The engines and the service live in the top-level package sso/ (sso.service, sso.saml, sso.oidc).
+"""
 
 import logging
+
+from sso.service import xmlsec_available, xmlsec_status
+
+from . import views
 
 log = logging.getLogger("roster.sso")
 
 
 def init_sso(api, app):
     """Register the SSO admin API and public endpoints; say at start-up whether xmlsec1 can verify SAML."""
-    from . import views
-    from .saml import xmlsec_available, xmlsec_status
     api.register_blueprint(views.blp)
     app.register_blueprint(views.public_bp)
     available = xmlsec_available()

@@ -6,13 +6,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from models.services import Actor, ServiceError, mutation
-from models.services import sso as svc
+from models.services import ServiceError
 from models.sso import CONNECTION_STATUSES, PROVIDERS
+from sso import service as svc
 from web.audit import operation
 
-from ..auth import authenticate_request, current_actor, request_info, workspace_access
-from .saml import NAMEID_EMAIL
+from ..auth import authenticate_request, current_actor, public_actor, workspace_access
 
 blp = Blueprint("sso", __name__, url_prefix="/api/v1/workspaces",
                 description="SSO connections and test sign-ins")
@@ -98,16 +97,10 @@ def site():
 
 def connection_out(connection):
     """Return a connection as the API shows it (never the client secret)."""
-    here = site()
-    if connection.provider == "saml":
-        sp = {"entity_id": here.sp_entity_id(connection), "acs_url": here.acs_url(connection),
-              "metadata_url": here.sp_entity_id(connection), "nameid_format": NAMEID_EMAIL}
-    else:
-        sp = {"redirect_uri": here.redirect_uri(connection)}
     return {"id": connection.id, "provider": connection.provider, "name": connection.name,
             "domains": connection.domains, "status": connection.status,
             "config": svc.public_config(connection),
-            "service_provider": sp, "last_test": connection.last_test,
+            "service_provider": site().service_provider(connection), "last_test": connection.last_test,
             "last_test_current": svc.test_is_current(connection), "created_at": connection.created_at,
             "updated_at": connection.updated_at}
 
@@ -119,12 +112,6 @@ def run_out(run):
             "checks": run.checks, "profile": run.profile, "started_by": run.started_by,
             "created_at": run.created_at,
             "expires_at": run.expires_at, "finished_at": run.finished_at}
-
-
-def _who(actor):
-    if actor.person is not None:
-        return actor.person.email
-    return f"token {actor.token_label or actor.token_id}"
 
 
 @blp.route("/<ws>/sso/connections")
@@ -141,10 +128,7 @@ class Connections(MethodView):
     def post(self, data, ws):
         """Create an SSO connection (draft); SAML metadata given by URL is fetched now."""
         workspace, _ = workspace_access(ws, "sso:manage")
-        prepared = svc.prepare_connection(workspace, data)
-        with mutation(workspace, current_actor(), "sso.connection.create") as change:
-            connection = svc.create_connection(change, workspace, prepared, site())
-        return connection_out(connection)
+        return connection_out(svc.create_connection(workspace, current_actor(), data, site()))
 
 
 @blp.route("/<ws>/sso/connections/<connection_id>")
@@ -161,20 +145,14 @@ class ConnectionItem(MethodView):
     def patch(self, data, ws, connection_id):
         """Change a connection; a new config or domains make it draft again until a test passes."""
         workspace, _ = workspace_access(ws, "sso:manage")
-        connection = svc.get_connection(workspace, connection_id)
-        prepared = svc.prepare_connection(workspace, data, existing=connection)
-        with mutation(workspace, current_actor(), "sso.connection.update") as change:
-            connection = svc.update_connection(change, workspace, connection, prepared, site())
-        return connection_out(connection)
+        return connection_out(svc.update_connection(workspace, current_actor(), connection_id, data, site()))
 
     @blp.response(204)
     @operation("sso.connection.changed", "sso")
     def delete(self, ws, connection_id):
         """Delete a connection with its test runs and release its domains."""
         workspace, _ = workspace_access(ws, "sso:manage")
-        connection = svc.get_connection(workspace, connection_id)
-        with mutation(workspace, current_actor(), "sso.connection.delete") as change:
-            svc.delete_connection(change, workspace, connection)
+        svc.delete_connection(workspace, current_actor(), connection_id)
 
 
 @blp.route("/<ws>/sso/connections/<connection_id>/tests", methods=["POST"])
@@ -183,13 +161,7 @@ class ConnectionItem(MethodView):
 def start_test(ws, connection_id):
     """Start a test sign-in: static checks now, then send the browser to login_url."""
     workspace, _ = workspace_access(ws, "sso:test")
-    connection = svc.get_connection(workspace, connection_id)
-    here = site()
-    start = svc.prepare_test(workspace, connection, here)
-    actor = current_actor()
-    with mutation(workspace, actor, "sso.test.start") as change:
-        run = svc.start_test(change, workspace, connection, start, here, started_by=_who(actor))
-    return run_out(run)
+    return run_out(svc.start_test(workspace, current_actor(), connection_id, site()))
 
 
 @blp.route("/<ws>/sso/connections/<connection_id>/tests/<run_id>", methods=["GET"])
@@ -217,18 +189,12 @@ STATUS_LABELS = {
 
 
 def _public_actor(connection):
-    return Actor(kind="public", idp=f"sso:{connection.name}"[:200], **request_info())
-
-
-def _workspace_of(connection):
-    from models.workspace import Workspace
-    return Workspace.get_by_id(connection.workspace_id)
+    return public_actor(idp=f"sso:{connection.name}"[:200])
 
 
 @public_bp.route("/<connection_id>/metadata", methods=["GET"])
 def sp_metadata(connection_id):
     """Serve the SP metadata of a SAML connection (entityID, ACS URL, NameID format)."""
-    from .saml import sp_metadata as render
     try:
         connection = svc.find_public_connection(connection_id)
     except ServiceError as error:
@@ -236,9 +202,7 @@ def sp_metadata(connection_id):
     if connection.provider != "saml":
         return Response("This connection uses OpenID Connect: it has no SAML metadata", status=404,
                         mimetype="text/plain")
-    here = site()
-    xml = render(here.sp_entity_id(connection), here.acs_url(connection), NAMEID_EMAIL)
-    return Response(xml, mimetype="application/samlmetadata+xml",
+    return Response(site().sp_metadata(connection), mimetype="application/samlmetadata+xml",
                     headers={"Content-Disposition": f'inline; filename="roster-sp-{connection.id}.xml"'})
 
 
@@ -256,11 +220,7 @@ def acs(connection_id):
         run = svc.find_pending_run(connection, request.form.get("RelayState"))
         if run.status != "pending_login":
             return _finished_page(run, connection)
-        here = site()
-        checks, profile, consume = svc.verify_saml_answer(connection, run, saml_response, here)
-        workspace = _workspace_of(connection)
-        with mutation(workspace, _public_actor(connection), "sso.test.finish") as change:
-            run = svc.finish_test(change, connection, run, checks, profile, consume)
+        run = svc.finish_saml_test(_public_actor(connection), connection, run, saml_response, site())
         return _page(200, run=run, connection=connection)
     except ServiceError as error:
         return _page(error.status, connection=connection, error=error.message)
@@ -277,10 +237,7 @@ def oidc_callback(connection_id):
         run = svc.find_pending_run(connection, request.args.get("state"))
         if run.status != "pending_login":
             return _finished_page(run, connection)
-        workspace = _workspace_of(connection)
-        checks, profile = svc.verify_oidc_answer(workspace, connection, run, request.args, site())
-        with mutation(workspace, _public_actor(connection), "sso.test.finish") as change:
-            run = svc.finish_test(change, connection, run, checks, profile)
+        run = svc.finish_oidc_test(_public_actor(connection), connection, run, request.args, site())
         return _page(200, run=run, connection=connection)
     except ServiceError as error:
         return _page(error.status, connection=connection, error=error.message)

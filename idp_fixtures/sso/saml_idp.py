@@ -16,17 +16,14 @@ from saml2.saml import NameID
 from saml2.server import Server
 from werkzeug.wrappers import Request, Response
 
-from api.sso.saml import NAMEID_EMAIL, sp_metadata
+from sso.saml import NAMEID_EMAIL, sp_metadata
+from sso.saml.base import NS_DS, NS_SAML, NS_SAMLP, TRANSFORM_ENVELOPED, _q
 
 from .http import LocalServer
 from .keys import make_signing_key, temp_dir
 from .metadata import RSA_SHA1, RSA_SHA256, SHA1, SHA256, default_entity_id, render_metadata, sign_xml
 
-NS_SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
-NS_SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
-NS_DS = "http://www.w3.org/2000/09/xmldsig#"
 EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
-ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 for _prefix, _uri in (
     ("samlp", NS_SAMLP),
     ("saml", NS_SAML),
@@ -63,10 +60,6 @@ KEY_ATTACKS = ("other_key",)
 ATTACKS = PRE_SIGN_ATTACKS + POST_SIGN_ATTACKS + KEY_ATTACKS
 WRAPPING_ATTACKS = tuple(a for a in POST_SIGN_ATTACKS if a.startswith("xsw_"))
 SIGN_CHOICES = ("assertion", "response", "both", "none")
-
-
-def _q(ns, name):
-    return f"{{{ns}}}{name}"
 
 
 def _iso(moment):
@@ -290,7 +283,7 @@ def _signature_template(reference_id, cert_b64, sign_alg, digest_alg):
     ET.SubElement(signed_info, _q(NS_DS, "SignatureMethod"), Algorithm=sign_alg)
     reference = ET.SubElement(signed_info, _q(NS_DS, "Reference"), URI=f"#{reference_id}")
     transforms = ET.SubElement(reference, _q(NS_DS, "Transforms"))
-    ET.SubElement(transforms, _q(NS_DS, "Transform"), Algorithm=ENVELOPED)
+    ET.SubElement(transforms, _q(NS_DS, "Transform"), Algorithm=TRANSFORM_ENVELOPED)
     ET.SubElement(transforms, _q(NS_DS, "Transform"), Algorithm=EXC_C14N)
     ET.SubElement(reference, _q(NS_DS, "DigestMethod"), Algorithm=digest_alg)
     ET.SubElement(reference, _q(NS_DS, "DigestValue"))

@@ -7,18 +7,16 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from idp_fixtures.sso.oidc_provider import OidcProvider
 from idp_fixtures.sso.saml_idp import SamlIdpServer
-from tests.sso_api.conftest import allow_private_network, connections_url, get_run, start_test
+from tests.api.sso.helpers import allow_private_network, connections_url, get_run, start_test
+
+from .pages import sign_in
 
 pytestmark = pytest.mark.browser
 
 
 def sign_in_and_read_result(browser, login_url, roster_url, email):
     """Open the IdP's login page, submit it, and wait for Roster's result page; return its status element."""
-    browser.get(login_url)
-    field = WebDriverWait(browser, 15).until(EC.presence_of_element_located((By.ID, "email")))
-    field.clear()
-    field.send_keys(email)
-    browser.find_element(By.ID, "sign-in").click()
+    sign_in(browser, login_url, email)
     status = WebDriverWait(browser, 20).until(EC.presence_of_element_located((By.ID, "status")))
     assert browser.current_url.startswith(roster_url + "/sso/")
     return status

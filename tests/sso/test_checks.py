@@ -1,6 +1,6 @@
 import pytest
 
-from api.sso.checks import Check, check_email_domain, summarize
+from sso.checks import Check, check_email_domain, summarize
 
 
 def test_summary_passed():

@@ -3,9 +3,9 @@ import time
 import pytest
 from werkzeug.wrappers import Request, Response
 
-from api.sso import fetch
-from api.sso.fetch import FetchError, fetch_url, refusal_reason
 from idp_fixtures.sso.http import LocalServer
+from sso import fetch
+from sso.fetch import FetchError, fetch_url, refusal_reason
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from api.sso import oidc
-from api.sso.checks import summarize
-from api.sso.fetch import FetchError, fetch_url
 from idp_fixtures.sso import TOKEN_ATTACKS, OidcProvider
+from sso import oidc
+from sso.checks import summarize
+from sso.fetch import FetchError, fetch_url
 
-from .conftest import by_id, failures
+from .helpers import by_id, failures
 
 REDIRECT_URI = "https://roster.example.test/sso/conn-2/callback"
 fetch = partial(fetch_url, allow_private_network=True)

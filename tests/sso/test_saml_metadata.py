@@ -2,11 +2,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from api.sso import saml
-from api.sso.saml import MetadataError, check_metadata, parse_metadata
 from idp_fixtures.sso import SHAPES, make_signing_key, render_metadata
+from sso import saml
+from sso.saml import MetadataError, check_metadata, parse_metadata, xmlsec
+from sso.saml.base import _parse_instant
 
-from .conftest import by_id, failures
+from .helpers import by_id, failures
 from .payloads import HOSTILE, metadata_payload
 
 SSO = "https://idp.example.test/sso"
@@ -203,7 +204,7 @@ def test_xmlsec_status_names_binary():
 
 
 def test_xmlsec_missing_message(monkeypatch):
-    monkeypatch.setattr(saml, "_find_xmlsec1", lambda: None)
+    monkeypatch.setattr(xmlsec, "_find_xmlsec1", lambda: None)
     assert "apt-get install xmlsec1" in saml.xmlsec_status()
 
 
@@ -216,4 +217,4 @@ def test_valid_until_outside_the_calendar_fails_cleanly(value):
     assert by_id(check_metadata(xml))["saml.metadata.valid_until"] == "warn"  # unreadable, as any bad date
     assert parse_metadata(xml).valid_until is None
     with pytest.raises(ValueError, match="representable"):
-        saml._parse_instant(value)
+        _parse_instant(value)

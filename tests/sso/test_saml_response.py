@@ -5,12 +5,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from api.sso import saml
-from api.sso.checks import summarize
 from idp_fixtures.sso import SHAPES, WRAPPING_ATTACKS, SamlIdp, make_signing_key
 from idp_fixtures.sso.saml_idp import EVIL_EMAIL
+from sso import saml
+from sso.checks import summarize
+from sso.saml import xmlsec
 
-from .conftest import ACS_URL, SP_ENTITY_ID, by_id, failures, verify
+from .helpers import ACS_URL, SP_ENTITY_ID, by_id, failures, verify
 from .payloads import HOSTILE, response_payload
 
 
@@ -314,12 +315,12 @@ def test_unusable_metadata_fails_cleanly(saml_idp, login):
 def test_missing_xmlsec1_is_a_clear_failed_check(saml_idp, login, monkeypatch):
     request_id, url = login
     posted = saml_idp.login(url, "alice@example.com")
-    monkeypatch.setattr(saml, "_find_xmlsec1", lambda: None)
-    saml._backend.cache_clear()
+    monkeypatch.setattr(xmlsec, "_find_xmlsec1", lambda: None)
+    xmlsec._backend.cache_clear()
     try:
         checks, profile, _ = verify(saml_idp, posted.saml_response, request_id)
     finally:
-        saml._backend.cache_clear()
+        xmlsec._backend.cache_clear()
     assert failures(checks) == ["saml.xmlsec"]
     assert "apt-get install xmlsec1" in checks[-1].message
     assert profile == {}
@@ -337,11 +338,11 @@ def test_xmlsec1_version_asked_once_not_per_signature(saml_idp, login, monkeypat
     monkeypatch.setattr(sigver, "Popen", counting_popen)
     request_id, url = login
     posted = saml_idp.login(url, "alice@example.com")
-    saml._backend.cache_clear()
+    xmlsec._backend.cache_clear()
     try:
         assert saml.xmlsec_available() and "found at" in saml.xmlsec_status()
         for _ in range(2):
             assert not failures(verify(saml_idp, posted.saml_response, request_id, consumed_ids=set())[0])
     finally:
-        saml._backend.cache_clear()
+        xmlsec._backend.cache_clear()
     assert len(asked) == 1

@@ -1,38 +1,24 @@
-"""Drive headless Chromium through both test IdPs' login pages to a local result page."""
+"""Drive headless Chromium through both test IdPs' login pages to a local result page (the engines alone,
+without Roster's views)."""
 
 import html
-import shutil
 from functools import partial
 
 import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 from werkzeug.wrappers import Request, Response
 
-from api.sso import oidc, saml
-from api.sso.checks import summarize
-from api.sso.fetch import fetch_url
 from idp_fixtures.sso import OidcProvider, SamlIdpServer
 from idp_fixtures.sso.http import LocalServer
+from sso import oidc, saml
+from sso.checks import summarize
+from sso.fetch import fetch_url
+
+from .pages import sign_in
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def browser():
-    webdriver = pytest.importorskip("selenium.webdriver")
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver_path = shutil.which("chromedriver")
-    if not chromium or not driver_path:
-        pytest.fail(
-            "chromium and chromium-driver must be installed (apt-get install chromium chromium-driver)"
-        )
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=driver_path), options=options)
-    driver.set_page_load_timeout(20)
-    yield driver
-    driver.quit()
 
 
 def result_page(checks, profile):
@@ -45,22 +31,8 @@ def result_page(checks, profile):
 
 
 def wait_for_status(driver):
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
-
     WebDriverWait(driver, 20).until(expected_conditions.presence_of_element_located((By.ID, "status")))
     return driver.find_element(By.ID, "status").text, driver.find_element(By.ID, "email").text
-
-
-def sign_in(driver, url, email):
-    from selenium.webdriver.common.by import By
-
-    driver.get(url)
-    field = driver.find_element(By.ID, "email")
-    field.clear()
-    field.send_keys(email)
-    driver.find_element(By.ID, "sign-in").click()
 
 
 def test_saml_round_trip_in_chromium(browser):

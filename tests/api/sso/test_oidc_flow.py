@@ -8,12 +8,8 @@ from models.db import db
 from models.directory import Member
 from models.sso import SsoTestRun
 
-from .conftest import (allow_private_network, checks_by_id, complete_oidc_login, connections_url, create_oidc,
-                       get_run, start_test)
-
-
-def failed_ids(run):
-    return sorted({c["id"] for c in run["checks"] if c["status"] == "fail"})
+from .helpers import (allow_private_network, checks_by_id, complete_oidc_login, connections_url, create_oidc,
+                      failed_ids, get_run, start_test)
 
 
 @pytest.fixture

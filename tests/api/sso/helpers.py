@@ -1,24 +1,10 @@
-"""SSO API test fixtures: the test IdPs (in-process SAML, a real OpenID provider on 127.0.0.1) and helpers."""
+"""SSO API test helpers: connections and test runs through the admin API (the test IdPs are fixtures of
+tests/conftest.py)."""
 
-import pytest
+from urllib.parse import urlsplit
 
-from idp_fixtures.sso.oidc_provider import OidcProvider
-from idp_fixtures.sso.saml_idp import SamlIdp
 from models.db import db
 from models.workspace import Workspace
-
-
-@pytest.fixture
-def saml_idp():
-    idp = SamlIdp(shape="okta")
-    yield idp
-    idp.close()
-
-
-@pytest.fixture
-def oidc_provider():
-    with OidcProvider(default_email="alice@example.com") as provider:
-        yield provider
 
 
 def allow_private_network(app, workspace, allowed=True):
@@ -62,6 +48,10 @@ def get_run(client, workspace, connection, run):
     return r.json
 
 
+def failed_ids(run):
+    return sorted({c["id"] for c in run["checks"] if c["status"] == "fail"})
+
+
 def checks_by_id(run):
     out = {}
     for check in run["checks"]:
@@ -71,7 +61,6 @@ def checks_by_id(run):
 
 def complete_oidc_login(client, provider, run, email=None):
     """Sign in at the provider's login page and follow its redirect to Roster's callback; return the page."""
-    from urllib.parse import urlsplit
     callback = provider.login(run["login_url"], email)
     parts = urlsplit(callback)
     return client.get(f"{parts.path}?{parts.query}")

@@ -10,8 +10,8 @@ from models.sso import SsoConnection
 from tests import factories
 from tests.conftest import AuthClient
 
-from .conftest import (allow_private_network, complete_oidc_login, connections_url, create_oidc, create_saml,
-                       start_test)
+from .helpers import (allow_private_network, complete_oidc_login, connections_url, create_oidc, create_saml,
+                      start_test)
 
 OIDC_CONFIG = {"issuer": "https://login.example.test", "client_id": "roster",
                "client_secret": "s3cret-value-123"}
@@ -292,16 +292,16 @@ def test_workspace_deletion_preview_counts_connections(workspace_setup, saml_idp
 
 
 def test_xmlsec_missing_is_logged_at_start_up(tmp_path, monkeypatch, caplog, database_url):
-    from api.sso import saml
+    from sso.saml import xmlsec
     from wsgi import create_app
     monkeypatch.setenv("XMLSEC1_BINARY", str(tmp_path / "no-such-xmlsec1"))
-    monkeypatch.setattr(saml, "_find_xmlsec1", lambda: None)
-    saml._backend.cache_clear()
+    monkeypatch.setattr(xmlsec, "_find_xmlsec1", lambda: None)
+    xmlsec._backend.cache_clear()
     caplog.set_level(logging.INFO, logger="roster.sso")
     try:
         application = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "x"})
     finally:
-        saml._backend.cache_clear()
+        xmlsec._backend.cache_clear()
     errors = [r for r in caplog.records if r.levelno == logging.ERROR and r.name == "roster.sso"]
     assert errors and "xmlsec1 not found" in errors[0].getMessage()
     assert application.extensions["roster.xmlsec"] is False
@@ -344,9 +344,11 @@ def test_resaving_the_same_oidc_config_keeps_the_connection_active(app, workspac
 
 
 def test_resaving_the_same_metadata_url_keeps_the_connection_active(app, workspace_setup):
-    from api.sso.checks import PASS, Check
-    from models.services import Actor, mutation
-    from models.services import sso as svc
+    from models.db import utcnow
+    from models.services import Actor
+    from models.sso import SsoTestRun
+    from sso import service as svc
+    from sso.checks import PASS, Check
     s = workspace_setup
     allow_private_network(app, s.workspace)
     with SamlIdpServer() as server:
@@ -357,11 +359,11 @@ def test_resaving_the_same_metadata_url_keeps_the_connection_active(app, workspa
         url = f"{connections_url(s.workspace)}/{created.json['id']}"
         with app.app_context(), db.connection_context():
             row = SsoConnection.get_by_id(created.json["id"])
-            run = svc.SsoTestRun.create(workspace=row.workspace_id, connection=row.id, provider="saml",
-                                        state_hash="x" * 64, config_version=row.config_version,
-                                        expires_at=svc.utcnow() + svc.RUN_TTL)
-            with mutation(row.workspace, Actor(kind="public", idp="test"), "sso.test.finish") as change:
-                svc.finish_test(change, row, run, [Check("saml.test", "response", PASS, "ok")], None)
+            run = SsoTestRun.create(workspace=row.workspace_id, connection=row.id, provider="saml",
+                                    state_hash="x" * 64, config_version=row.config_version,
+                                    expires_at=utcnow() + svc.RUN_TTL)
+            svc.finish_test(row.workspace, Actor(kind="public", idp="test"), row, run,
+                            [Check("saml.test", "response", PASS, "ok")], None)
             fetched_earlier = {**row.config, "metadata_fetched_at": "2020-01-01T00:00:00Z"}
             SsoConnection.update(config=fetched_earlier).where(SsoConnection.id == row.id).execute()
         assert s.admin_client.patch(url, json={"status": "active"}).json["status"] == "active"

@@ -11,7 +11,7 @@ from models.directory import Member, Person
 from models.sso import SsoTestRun
 from tests.sso.payloads import response_payload
 
-from .conftest import checks_by_id, connections_url, create_saml, get_run, start_test
+from .helpers import checks_by_id, connections_url, create_saml, failed_ids, get_run, start_test
 
 
 def post_acs(client, posted, **overrides):
@@ -19,10 +19,6 @@ def post_acs(client, posted, **overrides):
     form.update(overrides)
     form = {k: v for k, v in form.items() if v is not None}
     return client.post(urlsplit(posted.acs_url).path, data=form)
-
-
-def failed_ids(run):
-    return sorted({c["id"] for c in run["checks"] if c["status"] == "fail"})
 
 
 @pytest.fixture
@@ -247,7 +243,8 @@ def test_run_of_another_connection_is_not_found(client, saml_setup, saml_idp):
 
 
 def test_missing_xmlsec1_fails_the_run_clearly(client, saml_setup, saml_idp, monkeypatch):
-    from api.sso import saml
+    from sso import saml
+    from sso.saml import xmlsec
 
     s, connection = saml_setup
     run = start_test(s.admin_client, s.workspace, connection)
@@ -255,7 +252,7 @@ def test_missing_xmlsec1_fails_the_run_clearly(client, saml_setup, saml_idp, mon
 
     def missing():
         raise saml.XmlsecMissingError("xmlsec1 not found: SAML sign-in tests cannot verify signatures")
-    monkeypatch.setattr(saml, "_backend", missing)
+    monkeypatch.setattr(xmlsec, "_backend", missing)
     page = post_acs(client, posted)
     assert page.status_code == 200
     result = get_run(s.admin_client, s.workspace, connection, run)
