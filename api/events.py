@@ -7,6 +7,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from models.services import audit as svc
+from web.audit import operation
 
 from .auth import authenticate_request, current_actor, workspace_access
 from .schemas import Text
@@ -196,6 +197,7 @@ def report(args, ws, name):
 
 @blp.route("/<ws>/events/prune", methods=["POST"])
 @blp.response(200, PruneSchema)
+@operation("audit.pruned", "workspace")
 def prune_events(ws):
     """Delete events older than the workspace's audit.retention_days, keeping the chain verifiable."""
     workspace, _ = workspace_access(ws, "workspace:update")

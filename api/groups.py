@@ -4,6 +4,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from models.services import groups as svc
+from web.audit import operation
 
 from .auth import authenticate_request, current_actor, workspace_access
 from .schemas import EnvRolesSchema, GroupListSchema, GroupSchema, PageArgs, RoleMapSchema
@@ -49,6 +50,7 @@ class Grants(MethodView):
 
     @blp.arguments(EnvRolesSchema)
     @blp.response(200, RoleMapSchema)
+    @operation("group.grants_changed", "group", "group_id")
     def put(self, data, ws, group_id):
         """Replace the roles the group grants; left-out environments grant nothing."""
         workspace, access = workspace_access(ws, "groups:manage")

@@ -5,6 +5,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from models.services import invitations as svc
+from web.audit import operation
 
 from .auth import authenticate_request, current_actor, public_actor, workspace_access
 from .members import with_roles_and_groups
@@ -30,6 +31,7 @@ class Invitations(MethodView):
 
     @blp.arguments(InvitationCreateSchema)
     @blp.response(201, InvitationSchema)
+    @operation("invitation.sent", "invitation")
     def post(self, data, ws):
         """Invite someone by email with roles per environment (left-out environments get NoAccess)."""
         workspace, access = workspace_access(ws, "members:invite")
@@ -46,6 +48,7 @@ class InvitationItem(MethodView):
         return svc.get_invitation(workspace, invitation_id)
 
     @blp.response(204)
+    @operation("invitation.revoked", "invitation", "invitation_id")
     def delete(self, ws, invitation_id):
         """Revoke a pending invitation."""
         workspace, _ = workspace_access(ws, "members:invite")
@@ -54,6 +57,7 @@ class InvitationItem(MethodView):
 
 @blp.route("/workspaces/<ws>/invitations/<invitation_id>/resend", methods=["POST"])
 @blp.response(200, InvitationSchema)
+@operation("invitation.resent", "invitation", "invitation_id")
 def resend(ws, invitation_id):
     """Mail a pending invitation again with a fresh link."""
     workspace, _ = workspace_access(ws, "members:invite")
@@ -64,6 +68,7 @@ def resend(ws, invitation_id):
 @blp.arguments(AcceptSchema)
 @blp.response(201, MemberSchema)
 @blp.doc(security=[])
+@operation("invitation.accepted", "invitation")
 def accept(data):
     """Accept an invitation with the token from its mail (public; single use; expiring)."""
     member = svc.accept_invitation(public_actor(), data["token"])

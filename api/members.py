@@ -4,6 +4,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from models.services import members as svc
+from web.audit import operation
 
 from .auth import authenticate_request, current_actor, require_person, workspace_access
 from .schemas import (CountSchema, EnvPrivilegesSchema, EnvRolesSchema, MemberListArgs, MemberListSchema,
@@ -53,6 +54,7 @@ class MemberItem(MethodView):
         return with_roles_and_groups(workspace, [svc.get_member(workspace, member_id)])[0]
 
     @blp.response(204)
+    @operation("member.removed", "user", "member_id")
     def delete(self, ws, member_id):
         """Remove a member from the workspace (the owner cannot be removed)."""
         workspace, _ = workspace_access(ws, "members:remove")
@@ -62,6 +64,7 @@ class MemberItem(MethodView):
 @blp.route("/<ws>/members/<member_id>/roles", methods=["PUT"])
 @blp.arguments(EnvRolesSchema)
 @blp.response(200, RoleMapSchema)
+@operation("member.roles_changed", "user", "member_id")
 def set_roles(data, ws, member_id):
     """Set a member's role per environment; `NoAccess` removes access there."""
     workspace, access = workspace_access(ws, "members:update")
@@ -78,6 +81,7 @@ def member_privileges(ws, member_id):
 
 @blp.route("/<ws>/leave", methods=["POST"])
 @blp.response(204)
+@operation("member.left", "user")
 def leave(ws):
     """Leave the workspace (refused for the owner and the last admin)."""
     workspace, _ = workspace_access(ws)
@@ -88,6 +92,7 @@ def leave(ws):
 @blp.route("/<ws>/transfer-ownership", methods=["POST"])
 @blp.arguments(TransferSchema)
 @blp.response(200, MemberSchema)
+@operation("member.ownership_transferred", "user")
 def transfer_ownership(data, ws):
     """Hand ownership to another active member (only the owner may)."""
     workspace, _ = workspace_access(ws)

@@ -5,6 +5,7 @@ from flask_smorest import Blueprint
 
 from models.privileges import catalogue_listing
 from models.services import roles as svc
+from web.audit import operation
 
 from .auth import authenticate_request, current_actor, workspace_access
 from .schemas import CatalogueEntrySchema, PrivilegeChangeSchema, RoleSchema, RoleUpdateSchema
@@ -31,6 +32,7 @@ class Roles(MethodView):
 
     @blp.arguments(RoleSchema)
     @blp.response(201, RoleSchema)
+    @operation("role.created", "role")
     def post(self, data, ws):
         """Create a custom role from catalogue privileges."""
         workspace, access = workspace_access(ws, "roles:manage")
@@ -48,12 +50,14 @@ class RoleItem(MethodView):
 
     @blp.arguments(RoleUpdateSchema)
     @blp.response(200, RoleSchema)
+    @operation("role.updated", "role", "role_id")
     def patch(self, data, ws, role_id):
         """Rename a custom role or replace its privileges."""
         workspace, access = workspace_access(ws, "roles:manage")
         return svc.update_role(workspace, current_actor(), role_id, data, access=access)
 
     @blp.response(204)
+    @operation("role.deleted", "role", "role_id")
     def delete(self, ws, role_id):
         """Delete a custom role that is not in use."""
         workspace, _ = workspace_access(ws, "roles:manage")
@@ -64,6 +68,7 @@ class RoleItem(MethodView):
 class RolePrivileges(MethodView):
     @blp.arguments(PrivilegeChangeSchema)
     @blp.response(200, RoleSchema)
+    @operation("role.privileges_changed", "role", "role_id")
     def post(self, data, ws, role_id):
         """Add privileges to a custom role."""
         workspace, access = workspace_access(ws, "roles:manage")
@@ -71,6 +76,7 @@ class RolePrivileges(MethodView):
 
     @blp.arguments(PrivilegeChangeSchema)
     @blp.response(200, RoleSchema)
+    @operation("role.privileges_changed", "role", "role_id")
     def delete(self, data, ws, role_id):
         """Remove privileges from a custom role."""
         workspace, _ = workspace_access(ws, "roles:manage")

@@ -4,6 +4,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from models.services import tokens as svc
+from web.audit import operation
 
 from .auth import authenticate_request, current_actor, workspace_access
 from .schemas import TokenCreatedSchema, TokenCreateSchema, TokenSchema
@@ -22,6 +23,7 @@ class Tokens(MethodView):
 
     @blp.arguments(TokenCreateSchema)
     @blp.response(201, TokenCreatedSchema)
+    @operation("token.created", "token")
     def post(self, data, ws):
         """Create a service token; the response carries the secret, shown this once."""
         workspace, access = workspace_access(ws, "tokens:manage")
@@ -33,6 +35,7 @@ class Tokens(MethodView):
 
 @blp.route("/<ws>/tokens/<token_id>", methods=["DELETE"])
 @blp.response(204)
+@operation("token.revoked", "token", "token_id")
 def revoke_token(ws, token_id):
     """Revoke a service token."""
     workspace, _ = workspace_access(ws, "tokens:manage")

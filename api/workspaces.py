@@ -5,6 +5,7 @@ from flask_smorest import Blueprint
 
 from models.services import workspaces as svc
 from models.workspace import Workspace, default_settings
+from web.audit import operation
 
 from .auth import authenticate_request, current_actor, require_person, workspace_access
 from .schemas import (BulkResultSchema, BulkWorkspaceSchema, CloneSchema, DeleteWorkspaceSchema,
@@ -29,6 +30,7 @@ class Workspaces(MethodView):
 
     @blp.arguments(WorkspaceSchema)
     @blp.response(201, WorkspaceSchema)
+    @operation("workspace.created", "workspace")
     def post(self, data):
         """Create a workspace; the acting person becomes its owner."""
         person = require_person()
@@ -41,6 +43,7 @@ class Workspaces(MethodView):
 class Provision(MethodView):
     @blp.arguments(BulkWorkspaceSchema)
     @blp.response(201, BulkResultSchema)
+    @operation("workspace.created", "workspace")
     def post(self, data):
         """Create several workspaces at once, all or none; the acting person owns them."""
         person = require_person()
@@ -57,6 +60,7 @@ class WorkspaceItem(MethodView):
 
     @blp.arguments(WorkspaceUpdateSchema)
     @blp.response(200, WorkspaceSchema)
+    @operation("workspace.updated", "workspace")
     def patch(self, data, ws):
         """Change a workspace's name, slug, logo or environments."""
         workspace, access = workspace_access(ws, "workspace:update")
@@ -66,6 +70,7 @@ class WorkspaceItem(MethodView):
 
     @blp.arguments(DeleteWorkspaceSchema)
     @blp.response(204)
+    @operation("workspace.deleted", "workspace")
     def delete(self, data, ws):
         """Delete a workspace with the one-time code mailed by POST deletion-code."""
         workspace, _ = workspace_access(ws, "workspace:delete")
@@ -83,6 +88,7 @@ def deletion_preview(ws):
 
 @blp.route("/<ws>/deletion-code", methods=["POST"])
 @blp.response(202, MessageSchema)
+@operation("workspace.deletion_code_sent", "workspace")
 def deletion_code(ws):
     """Mail a one-time deletion code to the acting admin."""
     workspace, _ = workspace_access(ws, "workspace:delete")
@@ -94,6 +100,7 @@ def deletion_code(ws):
 @blp.route("/<ws>/clone", methods=["POST"])
 @blp.arguments(CloneSchema)
 @blp.response(201, WorkspaceSchema)
+@operation("workspace.cloned", "workspace")
 def clone(data, ws):
     """Copy a workspace's settings, roles, groups and grants (not its members) into a new one."""
     # Copying out a workspace's whole configuration is an administrator's act, not a reader's.
@@ -112,6 +119,7 @@ class Settings(MethodView):
 
     @blp.arguments(SettingsSchema)
     @blp.response(200, SettingsSchema)
+    @operation("workspace.settings_changed", "workspace")
     def put(self, data, ws):
         """Replace the workspace settings (validated against the catalogue)."""
         workspace, _ = workspace_access(ws, "workspace:update")

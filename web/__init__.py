@@ -11,9 +11,8 @@ import uuid
 from flask import g, request
 
 from models.db import db
-from models.services import audit
 
-from . import errors
+from . import audit, errors
 
 
 def init_app(app):

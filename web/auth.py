@@ -10,9 +10,9 @@ _UNSET = object()
 
 
 def request_info():
-    """Return the request facts an Actor carries (client address, user agent, request id)."""
+    """Return the request facts an Actor carries (client address, user agent, request id, received time)."""
     return {"ip": request.remote_addr, "user_agent": (request.user_agent.string or "")[:400] or None,
-            "request_id": g.get("request_id")}
+            "request_id": g.get("request_id"), "received_at": g.get("request_started")}
 
 
 def bearer_token():

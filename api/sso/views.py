@@ -9,6 +9,7 @@ from marshmallow import Schema, fields, validate
 from models.services import ServiceError
 from models.sso import CONNECTION_STATUSES, PROVIDERS
 from sso import service as svc
+from web.audit import operation
 
 from ..auth import authenticate_request, current_actor, public_actor, workspace_access
 
@@ -123,6 +124,7 @@ class Connections(MethodView):
 
     @blp.arguments(ConnectionCreateSchema)
     @blp.response(201, ConnectionSchema)
+    @operation("sso.connection.changed", "sso")
     def post(self, data, ws):
         """Create an SSO connection (draft); SAML metadata given by URL is fetched now."""
         workspace, _ = workspace_access(ws, "sso:manage")
@@ -139,12 +141,14 @@ class ConnectionItem(MethodView):
 
     @blp.arguments(ConnectionUpdateSchema)
     @blp.response(200, ConnectionSchema)
+    @operation("sso.connection.changed", "sso")
     def patch(self, data, ws, connection_id):
         """Change a connection; a new config or domains make it draft again until a test passes."""
         workspace, _ = workspace_access(ws, "sso:manage")
         return connection_out(svc.update_connection(workspace, current_actor(), connection_id, data, site()))
 
     @blp.response(204)
+    @operation("sso.connection.changed", "sso")
     def delete(self, ws, connection_id):
         """Delete a connection with its test runs and release its domains."""
         workspace, _ = workspace_access(ws, "sso:manage")
@@ -153,6 +157,7 @@ class ConnectionItem(MethodView):
 
 @blp.route("/<ws>/sso/connections/<connection_id>/tests", methods=["POST"])
 @blp.response(201, TestRunSchema)
+@operation("sso.connection.changed", "sso")
 def start_test(ws, connection_id):
     """Start a test sign-in: static checks now, then send the browser to login_url."""
     workspace, _ = workspace_access(ws, "sso:test")

@@ -1,9 +1,9 @@
 """The service layer: every mutation of Roster's data goes through here, never through views.
 
 A mutation runs inside `mutation(workspace, actor)`: one database transaction, with a `Change` collecting what
-happened (operation, target, before -> after, IdP quirks). Hooks registered with `register_change_hook` run
-inside that same transaction after the work (the provisioning log writes its events there), and failure hooks
-run in a fresh transaction after a rollback, so refused requests can be recorded too.
+happened (operation, target, before -> after, IdP quirks). The provisioning log (`.audit`) writes its events
+inside that same transaction after the work, and records a failure in a fresh transaction after a rollback,
+so refused requests are recorded too.
 """
 
 import contextlib
@@ -13,9 +13,6 @@ from ..db import db
 from ..errors import (ConflictError, DuplicateError, InvalidError, NotFoundError,  # noqa: F401
                       PermissionDeniedError, ServiceError, TooManyRequestsError, UnauthorizedError,
                       UnavailableError)
-
-_commit_hooks = []
-_failure_hooks = []
 
 
 @dataclasses.dataclass
@@ -33,6 +30,7 @@ class Actor:
     user_agent: str | None = None
     request_id: str | None = None
     idp: str | None = None
+    received_at: object = None  # when the request arrived (datetime), for the provisioning log
 
     @property
     def person_id(self):
@@ -51,7 +49,7 @@ class Event:
 
 
 class Change:
-    """What one mutation did, for the hooks (the provisioning log)."""
+    """What one mutation did, for the provisioning log."""
 
     def __init__(self, workspace, actor):
         self.workspace = workspace
@@ -68,29 +66,19 @@ class Change:
         return event
 
 
-def register_change_hook(on_commit=None, on_failure=None):
-    """Add hooks: on_commit(change) runs in the mutation's transaction; on_failure(change, error) after rollback."""
-    if on_commit is not None and on_commit not in _commit_hooks:
-        _commit_hooks.append(on_commit)
-    if on_failure is not None and on_failure not in _failure_hooks:
-        _failure_hooks.append(on_failure)
-
-
 @contextlib.contextmanager
 def mutation(workspace, actor, attempted=None):
-    """Run a mutation atomically; `attempted` names the operation for failure records."""
+    """Run a mutation atomically and record it in the provisioning log; if it fails, record the failure under
+    `attempted`, the operation it would have recorded (e.g. "member.removed")."""
     change = Change(workspace, actor)
     try:
         with db.atomic():
             yield change
-            for hook in _commit_hooks:
-                hook(change)
+            record_change(change)
     except Exception as error:
-        if _failure_hooks and workspace is not None:
+        if workspace is not None:
             change.attempted = attempted
-            with db.atomic():
-                for hook in _failure_hooks:
-                    hook(change, error)
+            record_failure(change, error)
         raise
     # Work that must not hold the transaction open (mail over SMTP) runs once it has committed.
     for callback in change.after_commit:
@@ -114,3 +102,7 @@ def mail_after_commit(change, to, subject, body, undo, what):
             raise UnavailableError(f"{what}; try again later. {exc}") from exc
 
     change.after_commit.append(deliver)
+
+
+# The provisioning log needs the types above; mutation() calls it directly.
+from .audit.record import record_change, record_failure  # noqa: E402

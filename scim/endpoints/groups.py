@@ -7,6 +7,8 @@ membership of a 50,000-member group never reads that membership back. Ask for `a
 
 from flask import g
 
+from web.audit import operation
+
 from .. import repository
 from ..mapping import etag, group_location
 from ..responses import no_content, resource_response
@@ -30,6 +32,7 @@ def get_group(group_id):
 
 
 @bp.post("/Groups")
+@operation("group.created", "group")
 def create_group():
     """Create a group."""
     group = repository.create_group(g.workspace, g.scim_actor, json_body(), options())
@@ -37,6 +40,7 @@ def create_group():
 
 
 @bp.put("/Groups/<group_id>")
+@operation("group.updated", "group", "group_id")
 def replace_group(group_id):
     """Replace a group and its membership."""
     group = repository.replace_group(g.workspace, g.scim_actor, group_id, json_body(), options())
@@ -44,6 +48,7 @@ def replace_group(group_id):
 
 
 @bp.patch("/Groups/<group_id>")
+@operation("group.updated", "group", "group_id")
 def patch_group(group_id):
     """Patch a group; 204, or 200 with the resource when attributes/excludedAttributes are asked for."""
     group = repository.patch_group(g.workspace, g.scim_actor, group_id, operations_of(json_body()), options())
@@ -54,6 +59,7 @@ def patch_group(group_id):
 
 
 @bp.delete("/Groups/<group_id>")
+@operation("group.deleted", "group", "group_id")
 def delete_group(group_id):
     """Delete a group."""
     repository.delete_group(g.workspace, g.scim_actor, group_id, options())

@@ -2,6 +2,8 @@
 
 from flask import g
 
+from web.audit import operation
+
 from .. import repository
 from ..mapping import etag, user_location
 from ..responses import no_content, resource_response
@@ -25,6 +27,7 @@ def get_user(member_id):
 
 
 @bp.post("/Users")
+@operation("user.created", "user")
 def create_user():
     """Create a user."""
     member = repository.create_user(g.workspace, g.scim_actor, json_body(), options())
@@ -32,6 +35,7 @@ def create_user():
 
 
 @bp.put("/Users/<member_id>")
+@operation("user.updated", "user", "member_id")
 def replace_user(member_id):
     """Replace a user."""
     member = repository.replace_user(g.workspace, g.scim_actor, member_id, json_body(), options())
@@ -39,6 +43,7 @@ def replace_user(member_id):
 
 
 @bp.patch("/Users/<member_id>")
+@operation("user.updated", "user", "member_id")
 def patch_user(member_id):
     """Patch a user; answer 200 with the resource (RFC 7644 §3.5.2)."""
     operations = operations_of(json_body())
@@ -47,6 +52,7 @@ def patch_user(member_id):
 
 
 @bp.delete("/Users/<member_id>")
+@operation("user.deleted", "user", "member_id")
 def delete_user(member_id):
     """Delete a user: the membership goes, the person stays."""
     repository.delete_user(g.workspace, g.scim_actor, member_id, options())

@@ -36,7 +36,7 @@ def test_a_failed_write_leaves_neither_change_nor_success_event(setup):
 def test_when_the_event_cannot_be_written_the_change_is_rolled_back(setup, ctx, monkeypatch):
     def broken(workspace_id, records):
         raise RuntimeError("log unavailable")
-    monkeypatch.setattr(audit, "append_events", broken)
+    monkeypatch.setattr(audit.record, "append_events", broken)  # what record_change appends with
     with pytest.raises(RuntimeError):
         factories.make_role(setup.workspace, "Operator", ["members:read"])
     monkeypatch.undo()
@@ -46,7 +46,7 @@ def test_when_the_event_cannot_be_written_the_change_is_rolled_back(setup, ctx, 
 
 def test_a_mutation_that_fails_after_recording_writes_only_the_failure(setup, ctx):
     with pytest.raises(ZeroDivisionError):
-        with mutation(setup.workspace, factories.CLI, "role.create") as change:
+        with mutation(setup.workspace, factories.CLI, "role.created") as change:
             Role.create(workspace=setup.workspace.id, name="Ghost", name_ci="ghost", privileges=[])
             change.record("role.created", "role", "r1", "Ghost", after={"name": "Ghost"})
             1 / 0

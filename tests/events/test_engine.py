@@ -7,8 +7,7 @@ import pytest
 
 from models.events import HASHED_COLUMNS, canonical_json, checkpoint_hash, event_hash, format_time
 from models.services import ConflictError, InvalidError
-from models.services.audit import (ATTEMPTED, OPERATIONS, decode_cursor, encode_cursor, mentions, outcome_of,
-                                   scrub)
+from models.services.audit import OPERATIONS, decode_cursor, encode_cursor, mentions, outcome_of, scrub
 from scim.errors import UniquenessError
 
 ROW = {"id": "e1", "workspace_id": "w1", "seq": 3, "time": datetime.datetime(2025, 1, 2, 3, 4, 5),
@@ -102,5 +101,11 @@ def test_outcome_of_service_scim_http_and_unexpected_errors():
     assert outcome_of(KeyError("x")) == (500, "Internal error (KeyError)", None)
 
 
-def test_attempted_names_map_into_the_operation_vocabulary():
-    assert set(ATTEMPTED.values()) <= set(OPERATIONS)
+def test_operations_views_declare_are_in_the_operation_vocabulary(app):
+    # A refusal files under the operation its view declares (`operation=member.removed&outcome=failure`).
+    from web.audit import declared_operation
+    with app.app_context():
+        declared = {declared_operation(rule.endpoint, method)
+                    for rule in app.url_map.iter_rules() for method in rule.methods}
+    names = {d.name for d in declared if d is not None}
+    assert names and names <= set(OPERATIONS)

@@ -1,9 +1,9 @@
 """Auditors' reports: counts per day and operation, deprovisioning latency, who can reach prod and how."""
 
+import dataclasses
 import datetime
 
 import time_machine
-from flask import g
 
 from models.db import utcnow
 from models.directory import Group, GroupGrant, GroupMember, Member, Role
@@ -39,9 +39,9 @@ def test_deprovisioning_measures_request_to_access_gone(setup, app):
     with connected():
         jane, _ = factories.make_member(setup.workspace, "jane@acme.test", {"prod": "Readonly"})
         bob, _ = factories.make_member(setup.workspace, "bob@acme.test", {"prod": "Readonly"})
+    okta = dataclasses.replace(OKTA, received_at=utcnow() - datetime.timedelta(seconds=2))  # 2 s ago
     with app.test_request_context("/scim/v2/Users/x", method="PATCH"), connected():
-        g.request_started = utcnow() - datetime.timedelta(seconds=2)  # the IdP's request arrived 2 s ago
-        with mutation(setup.workspace, OKTA, "user.update") as change:
+        with mutation(setup.workspace, okta, "user.updated") as change:
             Member.update(status="suspended").where(Member.id == jane.id).execute()
             change.record("user.deactivated", "user", jane.id, jane.user_name, before={"active": True},
                           after={"active": False})

@@ -11,9 +11,9 @@ import dataclasses
 import flask
 import pytest
 
-import models.services as services
 from models.db import db
 from tests import factories
+from tests.changes import observing_changes
 from tests.idp.replay import MissingVariableError, client_info, idp_folders, load_steps, play_step, response_json
 
 STEPS = [step for idp in idp_folders() for step in load_steps(idp)]
@@ -27,7 +27,7 @@ class Outcome:
 
 
 class ChangeLog:
-    """What the service layer's change hooks saw (committed and refused changes), and each request's quirks.
+    """What mutations did (committed and refused changes, via tests.changes), and each request's quirks.
 
     Reads record no event: the quirks a SCIM request applied are on `flask.g.scim_quirks`, collected when the
     request finishes.
@@ -66,12 +66,10 @@ class ChangeLog:
 @pytest.fixture(scope="module")
 def change_log(app):
     log = ChangeLog()
-    services.register_change_hook(on_commit=log.on_commit, on_failure=log.on_failure)
     flask.request_finished.connect(log.on_request_finished, app)
-    yield log
+    with observing_changes(on_commit=log.on_commit, on_failure=log.on_failure):
+        yield log
     flask.request_finished.disconnect(log.on_request_finished, app)
-    services._commit_hooks.remove(log.on_commit)
-    services._failure_hooks.remove(log.on_failure)
 
 
 _played = {}

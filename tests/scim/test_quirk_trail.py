@@ -3,8 +3,8 @@
 import flask
 import pytest
 
-import models.services as services
 from scim import quirks
+from tests.changes import observing_changes
 
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ENTRA_FILTER = 'emails[type eq "work"].value eq "bjfe@example.com"'
@@ -22,10 +22,9 @@ def trail(app):
         seen["changes"].append(change)
 
     flask.request_finished.connect(finished, app)
-    services.register_change_hook(on_commit=committed)
-    yield seen
+    with observing_changes(on_commit=committed):
+        yield seen
     flask.request_finished.disconnect(finished, app)
-    services._commit_hooks.remove(committed)
 
 
 def _set_strict(setup, strict):

@@ -1,0 +1,27 @@
+"""The provisioning log: hash-chained events per workspace, written by every mutation, read, verified, exported.
+
+- `chain`: appending under the locked head row, reading in order, verifying, pruning with checkpoints.
+- `record`: what a committed or failed mutation, or a refused request, writes (actor, outcome, target).
+- `query`: filters, cursors, member and group histories, JSON Lines and CSV exports.
+- `reports`: operations per day, deprovisioning times, access to an environment.
+
+No Flask here: the web layer (web/audit.py) passes what it knows about a request as arguments, on the Actor,
+or through `begin_request`. See docs/audit.md.
+"""
+
+from .chain import append_events, iter_rows, mentions, prune, prune_all, verify
+from .query import (EXPORT_FORMATS, MAX_PAGE, decode_cursor, encode_cursor, event_to_dict, export, filtered,
+                    get_event, group_membership_history, member_history, query_events)
+from .record import (OPERATIONS, begin_request, current_request, enabled, end_request, error_text, outcome_of,
+                     record_change, record_failure, record_refusals, refusal, set_enabled, target_of)
+from .reports import REPORTS, report_access, report_daily_operations, report_deprovisioning
+from .scrub import scrub
+
+__all__ = [
+    "EXPORT_FORMATS", "MAX_PAGE", "OPERATIONS", "REPORTS", "append_events", "begin_request", "current_request",
+    "decode_cursor", "enabled", "encode_cursor", "end_request", "error_text", "event_to_dict", "export",
+    "filtered", "get_event", "group_membership_history", "iter_rows", "member_history", "mentions",
+    "outcome_of", "prune", "prune_all", "query_events", "record_change", "record_failure", "record_refusals",
+    "refusal", "report_access", "report_daily_operations", "report_deprovisioning", "scrub", "set_enabled",
+    "target_of", "verify",
+]

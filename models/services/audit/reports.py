@@ -1,0 +1,118 @@
+"""Reports over the log: operations per day, deprovisioning times, who has access to an environment and why."""
+
+from peewee import Case, fn
+
+from ...directory import Group, GroupGrant, GroupMember, Member, MemberRole, Role
+from ...events import ProvisioningEvent, format_time
+from ..authz import privilege_sources
+from .chain import mentions
+from .query import filtered
+
+E = ProvisioningEvent
+DEPROVISION_OPS = ("user.deactivated", "user.deleted", "member.removed")
+
+
+def report_daily_operations(workspace, since=None, until=None):
+    """Count events per UTC day and operation, split by outcome."""
+    day = fn.DATE(E.time)
+    failed = fn.SUM(Case(None, [(E.status >= 400, 1)], 0))
+    rows = (filtered(workspace, since=since, until=until)
+            .select(day.alias("day"), E.operation, fn.COUNT(E.id).alias("total"), failed.alias("failure"))
+            .group_by(day, E.operation).order_by(day, E.operation).tuples())
+    items = [{"day": str(d)[:10], "operation": op, "total": int(total),
+              "success": int(total) - int(fail or 0), "failure": int(fail or 0)}
+             for d, op, total, fail in rows]
+    return {"name": "daily-operations", "items": items}
+
+
+def report_deprovisioning(workspace, since=None, until=None):
+    """For each deprovisioned member: when the request arrived, when access was gone, and the time between."""
+    items = []
+    query = filtered(workspace, since=since, until=until, operation=",".join(DEPROVISION_OPS),
+                     outcome="success")
+    for row in query.order_by(E.seq).dicts().iterator():
+        seconds = None
+        if row["received_at"] is not None:
+            seconds = round(max((row["time"] - row["received_at"]).total_seconds(), 0.0), 6)
+        items.append({"member_id": row["target_id"], "user_name": row["target_name"],
+                      "operation": row["operation"],
+                      "idp": row["idp"], "actor_kind": row["actor_kind"], "actor_email": row["actor_email"],
+                      "actor_token_label": row["actor_token_label"], "seq": row["seq"],
+                      "requested_at": format_time(row["received_at"]),
+                      "access_removed_at": format_time(row["time"]),
+                      "seconds": seconds})
+    timed = sorted(i["seconds"] for i in items if i["seconds"] is not None)
+    summary = {"count": len(items), "timed": len(timed),
+               "median_seconds": timed[len(timed) // 2] if timed else None,
+               "max_seconds": timed[-1] if timed else None}
+    return {"name": "deprovisioning", "items": items, "summary": summary}
+
+
+def _event_summary(row):
+    return {"seq": row["seq"], "time": format_time(row["time"]), "operation": row["operation"],
+            "actor_kind": row["actor_kind"], "actor_email": row["actor_email"],
+            "actor_token_label": row["actor_token_label"], "idp": row["idp"]}
+
+
+def _grants_env(after, environment):
+    if not isinstance(after, dict):
+        return False
+    if after.get("environment") == environment and after.get("role"):
+        return True
+    roles = after.get("roles")
+    return isinstance(roles, dict) and bool(roles.get(environment)) and roles.get(environment) != "NoAccess"
+
+
+def report_access(workspace, environment="prod"):
+    """List members with access to `environment` and how: a direct role or a group's grant, with the event."""
+    if environment not in workspace.environments:
+        return {"name": "access", "environment": environment, "items": [],
+                "note": f"Environment {environment} is not enabled in this workspace"}
+    direct = dict(MemberRole.select(MemberRole.member, Role.name).join(Role)
+                  .where(MemberRole.workspace == workspace.id, MemberRole.environment == environment)
+                  .tuples())
+    granting = {gid: (name, role) for gid, name, role in
+                GroupGrant.select(GroupGrant.group, Group.display_name, Role.name)
+                .join(Group, on=(GroupGrant.group == Group.id)).switch(GroupGrant)
+                .join(Role, on=(GroupGrant.role == Role.id))
+                .where(GroupGrant.workspace == workspace.id, GroupGrant.environment == environment).tuples()}
+    via_groups = {}
+    if granting:
+        for member_id, group_id in (GroupMember.select(GroupMember.member, GroupMember.group)
+                                    .where(GroupMember.workspace == workspace.id,
+                                           GroupMember.group.in_(list(granting))).tuples()):
+            via_groups.setdefault(member_id, []).append(group_id)
+    member_ids = set(direct) | set(via_groups)
+    members = {m.id: m for m in Member.select().where(Member.workspace == workspace.id, Member.id.in_(
+        list(member_ids)), Member.status != "suspended")} if member_ids else {}
+    granted_by, joined_by = {}, {}
+    ops = "role.granted,member.added,user.created,user.updated,group.created,group.members_added"
+    for row in filtered(workspace, operation=ops, outcome="success").order_by(E.seq).dicts().iterator():
+        if row["operation"].startswith("group."):
+            if row["target_id"] in granting:
+                for member_id in mentions(None, row["after"]):
+                    joined_by[(row["target_id"], member_id)] = _event_summary(row)
+        elif row["target_id"] in members and _grants_env(row["after"], environment):
+            granted_by[row["target_id"]] = _event_summary(row)
+    items = []
+    for member_id, member in sorted(members.items(), key=lambda kv: kv[1].user_name_ci):
+        privileges = set()
+        for privs, _ in privilege_sources(member).get(environment, []):
+            privileges |= privs
+        if not privileges:
+            continue
+        sources = []
+        if member_id in direct:
+            sources.append({"type": "direct", "role": direct[member_id],
+                            "granted_by": granted_by.get(member_id)})
+        for group_id in via_groups.get(member_id, []):
+            name, role = granting[group_id]
+            sources.append({"type": "group", "group_id": group_id, "group": name, "role": role,
+                            "member_since": joined_by.get((group_id, member_id))})
+        items.append({"member_id": member_id, "user_name": member.user_name, "status": member.status,
+                      "privileges": sorted(privileges), "sources": sources})
+    return {"name": "access", "environment": environment, "items": items}
+
+
+REPORTS = {"daily-operations": report_daily_operations, "deprovisioning": report_deprovisioning,
+           "access": report_access}
