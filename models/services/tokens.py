@@ -9,6 +9,7 @@ from ..directory import Person
 from ..workspace import Workspace
 from ..db import column_list, db, hydrate, utcnow
 from . import Actor, InvalidError, NotFoundError, mutation
+from .authz import SCOPE_GRANTS
 
 PREFIX = {"service": "rst_svc_", "personal": "rst_pat_"}
 # last_used_at is refreshed at most this often, so authenticating is not a write per request.
@@ -41,7 +42,6 @@ def create_service_token(workspace, actor, scopes, label="", expires_in_days=Non
 
 def issue_service_token(change, workspace, scopes, label="", expires_in_days=None, created_by=None, access=None):
     """The step of create_service_token, inside the caller's mutation."""
-    from .authz import SCOPE_GRANTS
     scopes = sorted(set(scopes or []))
     bad = [s for s in scopes if s not in SCOPES]
     if not scopes or bad:

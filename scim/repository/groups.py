@@ -5,6 +5,8 @@ from models.services import groups as engine
 
 from .. import mapping, schema
 from ..errors import InvalidValueError
+from ..filters import matches
+from ..patch import apply_patch
 from ..schema import GROUP
 from ..validation import check_immutable, member_ids, normalize_resource
 from .common import check_if_match, diff, record_attempt, scim_mutation
@@ -16,7 +18,6 @@ def remove_members_matching(change, workspace, group, node, base_url):
 
     `members[value eq "id"]` never comes here: the PATCH engine turns it into a plain removal by id.
     """
-    from ..filters import matches
     attribute = schema.resolve(GROUP, None, "members")
     doomed = []
     for member_id, display in engine.scan_members(workspace, group):
@@ -90,7 +91,6 @@ def replace_group(workspace, actor, group_id, body, options):
 
 def patch_group(workspace, actor, group_id, operations, options):
     """Apply a PatchOp to a group atomically (RFC 7644 §3.5.2); members change as row deltas."""
-    from ..patch import apply_patch
     with scim_mutation(workspace, actor, "group.updated") as change:
         group = get_group(workspace, group_id, lock=True)
         check_if_match(group, options.if_match)

@@ -11,6 +11,7 @@ from models.services.workspaces import get_or_create_person
 from .. import mapping
 from ..constants import ENTERPRISE_USER_SCHEMA
 from ..errors import InvalidValueError, UniquenessError
+from ..patch import apply_patch
 from ..schema import USER
 from ..validation import check_immutable, normalize_resource
 from .common import check_if_match, diff, record_attempt, scim_mutation
@@ -176,7 +177,6 @@ def replace_user(workspace, actor, member_id, body, options):
 
 def patch_user(workspace, actor, member_id, operations, options):
     """Apply a PatchOp to a user atomically (RFC 7644 §3.5.2)."""
-    from ..patch import apply_patch
     with scim_mutation(workspace, actor, "user.updated") as change:
         member = get_member(workspace, member_id, lock=True)
         check_if_match(member, options.if_match)
