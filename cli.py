@@ -189,6 +189,19 @@ def audit_prune(ws_slug):
                    f"(retention {result['retention_days']} days)", err=True)
 
 
+@main.command("signin-link")
+@click.option("--email", required=True, help="Email of the person to sign in")
+@in_app
+def signin_link(email):
+    """Print a one-time console sign-in link (valid 60 minutes) for an operator without mail."""
+    from models.directory import Person
+    from models.services.signin import issue_link
+    person = Person.get_or_none(Person.email == email.strip().lower())
+    if person is None:
+        fail(ServiceError(f"No person with email {email}"))
+    click.echo(issue_link(CLI_ACTOR, person))
+
+
 @main.command()
 @click.option("--slug", default="demo", show_default=True)
 @click.option("--owner", "owner_email", default="admin@demo.roster.local", show_default=True)
@@ -196,11 +209,17 @@ def audit_prune(ws_slug):
 def demo(slug, owner_email):
     """Seed a demo workspace (once) and print fresh admin and SCIM tokens with the URLs to try."""
     from flask import current_app
+    from models.services.members import find_owner
+    from models.services.signin import issue_link
     from models.services.workspaces import seed_demo
     ws, admin_raw, scim_raw = seed_demo(CLI_ACTOR, slug, owner_email)
+    console_link = issue_link(CLI_ACTOR, find_owner(ws).person)
     base = current_app.config["PUBLIC_URL"]
     click.echo(f"""
 Roster demo workspace: {ws.slug}  (owner {owner_email})
+
+  Console:    {console_link}
+              (one-time sign-in link for the owner, valid 60 minutes; later: `roster signin-link --email E`)
 
   Admin token (personal, acts as the owner):  {admin_raw}
   SCIM token  (service, scope scim):          {scim_raw}

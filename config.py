@@ -16,6 +16,8 @@ ENV_KEYS = {
     "SMTP_SSL": ("false", "Use SMTP over TLS"),
     "MAIL_FROM": ("Roster <no-reply@roster.local>", "Sender address"),
     "SCIM_MAX_RESULTS": ("1000", "Largest SCIM page size"),
+    "CONSOLE_IDLE_MINUTES": ("60", "Console sessions end after this many minutes without a request"),
+    "CONSOLE_SESSION_HOURS": ("12", "Console sessions end this many hours after sign-in, whatever the activity"),
     "AUDIT_LOG": ("true", "Record the provisioning log; turn off only to measure what it costs (bench/)"),
 }
 
@@ -38,6 +40,8 @@ def load(instance_path, overrides=None):
         "MAIL_FROM": env["MAIL_FROM"],
         "SCIM_MAX_RESULTS": int(env["SCIM_MAX_RESULTS"]),
         "AUDIT_LOG": env["AUDIT_LOG"].lower() in TRUE,
+        "CONSOLE_IDLE_MINUTES": int(env["CONSOLE_IDLE_MINUTES"]),
+        "CONSOLE_SESSION_HOURS": int(env["CONSOLE_SESSION_HOURS"]),
         "TESTING": False,
     }
     config.update(overrides or {})

@@ -23,11 +23,13 @@ def create_app(config=None):
     app.extensions["roster.mailer"] = Mailer.from_config(app.config)
 
     import api
+    import console
     import scim
     import web
     web.init_app(app)
     api.init_app(app)
     scim.init_app(app)
+    console.init_app(app)
     return app
 
 

@@ -19,7 +19,7 @@ from ..errors import (ConflictError, DuplicateError, InvalidError, NotFoundError
 class Actor:
     """Who performs a request: a token (service or personal), the command line, or the public."""
 
-    kind: str  # "service" | "personal" | "cli" | "public"
+    kind: str  # "service" | "personal" | "console" (a signed-in browser) | "cli" | "public"
     token_id: str | None = None
     token_label: str | None = None
     person: object = None

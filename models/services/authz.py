@@ -108,7 +108,7 @@ def access_for(actor, workspace):
         return Access(actor, workspace)
     if actor.kind == "cli":
         return Access(actor, workspace)
-    if actor.kind == "personal" and actor.person is not None:
+    if actor.kind in ("personal", "console") and actor.person is not None:
         member = Member.get_or_none(Member.workspace == workspace.id, Member.person == actor.person.id)
         if member is None:
             raise NotFoundError("Workspace not found")

@@ -56,15 +56,23 @@ def _throttle(workspace, email):
         raise TooManyRequestsError(f"{email} was invited less than 20 minutes ago", retry_after=max(1, wait + 1))
 
 
+def roles_text(env_roles):
+    """Return an invitation's roles for people: "Admin in dev, Readonly in prod" (NoAccess left out)."""
+    granted = [f"{role} in {env}" for env, role in (env_roles or {}).items() if role != NO_ACCESS]
+    return ", ".join(granted) or "no access yet"
+
+
 def _mail(change, workspace, inv, raw, inviter, undo):
     link = f"{current_app.config['PUBLIC_URL']}/invitations/accept?token={raw}"
     who = inviter.email if inviter is not None else "An administrator"
+    # The mail carries the link alone: the page behind it shows the invitation and accepts it (console/).
     # Nobody holds a link that was never sent: when delivery fails, undo puts the invitation back as it was.
     mail_after_commit(
         change, inv.email, f"You are invited to {workspace.name} on Roster",
-        f"{who} invited you to the workspace {workspace.name}.\n\nAccept: {link}\n\n"
-        f"Or POST {{\"token\": \"{raw}\"}} to {current_app.config['PUBLIC_URL']}/api/v1/invitations/accept"
-        f"\n\nThe link expires at {inv.expires_at:%Y-%m-%d %H:%M} UTC and works once.\n",
+        f"{who} invited you to the workspace {workspace.name} on Roster ({roles_text(inv.env_roles)}).\n\n"
+        f"Open the invitation to accept it:\n\n    {link}\n\n"
+        f"The link works once and expires on {inv.expires_at:%Y-%m-%d at %H:%M} UTC. If you did not expect this "
+        f"invitation, you can ignore this message.\n",
         undo, "The invitation mail could not be sent")
 
 
@@ -153,16 +161,31 @@ def _revoke_invitation(change, inv):
     change.record("invitation.revoked", "invitation", inv.id, inv.email)
 
 
+def invitation_state(raw):
+    """Return (state, invitation) for a raw token without changing anything: state is "pending", "expired",
+    "accepted", "revoked" or "unknown" (invitation None) - what the invitation page shows."""
+    if not isinstance(raw, str) or not raw or len(raw) > 200:
+        return "unknown", None
+    inv = Invitation.get_or_none(Invitation.token_hash == hash_secret(raw))
+    if inv is None:
+        return "unknown", None
+    if inv.status in ("revoked", "accepted"):
+        return inv.status, inv
+    if inv.expires_at <= utcnow():
+        return "expired", inv
+    return "pending", inv
+
+
 def find_acceptable(raw):
     """Return the pending, unexpired invitation for a raw token, or raise."""
     if not isinstance(raw, str) or not raw or len(raw) > 200:
         raise InvalidError("Missing token", errors={"token": ["Required"]})
-    inv = Invitation.get_or_none(Invitation.token_hash == hash_secret(raw))
-    if inv is None or inv.status == "revoked":
+    state, inv = invitation_state(raw)
+    if state in ("unknown", "revoked"):
         raise NotFoundError("Invitation not found or revoked")
-    if inv.status == "accepted":
+    if state == "accepted":
         raise ConflictError("The invitation was already accepted")
-    if inv.expires_at <= utcnow():
+    if state == "expired":
         raise InvalidError("The invitation has expired; ask for a new one")
     return inv
 

@@ -14,14 +14,16 @@ from .query import (EXPORT_FORMATS, MAX_PAGE, decode_cursor, encode_cursor, even
                     get_event, group_membership_history, member_history, query_events)
 from .record import (OPERATIONS, begin_request, current_request, enabled, end_request, error_text, outcome_of,
                      record_change, record_failure, record_refusals, refusal, set_enabled, target_of)
-from .reports import REPORTS, report_access, report_daily_operations, report_deprovisioning
+from .reports import (ACTIVITY_KINDS, REPORTS, report_access, report_activity, report_daily_operations,
+                      report_deprovisioning)
 from .scrub import scrub
 
 __all__ = [
-    "EXPORT_FORMATS", "MAX_PAGE", "OPERATIONS", "REPORTS", "append_events", "begin_request", "current_request",
+    "ACTIVITY_KINDS", "EXPORT_FORMATS", "MAX_PAGE", "OPERATIONS", "REPORTS", "append_events", "begin_request",
+    "current_request",
     "decode_cursor", "enabled", "encode_cursor", "end_request", "error_text", "event_to_dict", "export",
     "filtered", "get_event", "group_membership_history", "iter_rows", "member_history", "mentions",
     "outcome_of", "prune", "prune_all", "query_events", "record_change", "record_failure", "record_refusals",
-    "refusal", "report_access", "report_daily_operations", "report_deprovisioning", "scrub", "set_enabled",
-    "target_of", "verify",
+    "refusal", "report_access", "report_activity", "report_daily_operations", "report_deprovisioning", "scrub",
+    "set_enabled", "target_of", "verify",
 ]

@@ -1,6 +1,10 @@
 """Reports over the log: operations per day, deprovisioning times, who has access to an environment and why."""
 
+import datetime
+
 from peewee import Case, fn
+
+from ...db import utcnow
 
 from ...directory import Group, GroupGrant, GroupMember, Member, MemberRole, Role
 from ...events import ProvisioningEvent, format_time
@@ -112,6 +116,39 @@ def report_access(workspace, environment="prod"):
         items.append({"member_id": member_id, "user_name": member.user_name, "status": member.status,
                       "privileges": sorted(privileges), "sources": sources})
     return {"name": "access", "environment": environment, "items": items}
+
+
+# What the console's activity chart counts, by kind: the provisioning operations that create, change, deactivate
+# or delete members and groups (docs/audit.md lists the operations).
+ACTIVITY_KINDS = {
+    "created": ("user.created", "member.added", "group.created"),
+    "updated": ("user.updated", "user.reactivated", "member.roles_changed", "group.updated", "group.renamed",
+                "group.members_added", "group.members_removed", "group.grants_changed"),
+    "deactivated": ("user.deactivated",),
+    "deleted": ("user.deleted", "member.removed", "group.deleted"),
+}
+
+
+def report_activity(workspace, days=30, today=None):
+    """Count successful provisioning per UTC day (the last `days`, today included), per IdP (None: the admin API,
+    the console and the command line) and kind: {"days": [...], "series": {idp: {kind: [count per day]}}}."""
+    today = today or utcnow().date()
+    first = today - datetime.timedelta(days=days - 1)
+    kind_of = {op: kind for kind, ops in ACTIVITY_KINDS.items() for op in ops}
+    day = fn.DATE(E.time)
+    rows = (filtered(workspace, since=datetime.datetime.combine(first, datetime.time()), outcome="success")
+            .where(E.operation.in_(list(kind_of)))
+            .select(day, E.idp, E.operation, fn.COUNT(E.id)).group_by(day, E.idp, E.operation).tuples())
+    labels = [(first + datetime.timedelta(days=i)).isoformat() for i in range(days)]
+    index = {label: i for i, label in enumerate(labels)}
+    series = {}
+    for when, idp, operation, count in rows:
+        position = index.get(str(when)[:10])
+        if position is None:
+            continue
+        counts = series.setdefault(idp, {kind: [0] * days for kind in ACTIVITY_KINDS})
+        counts[kind_of[operation]][position] += int(count)
+    return {"days": labels, "series": series}
 
 
 REPORTS = {"daily-operations": report_daily_operations, "deprovisioning": report_deprovisioning,
