@@ -60,7 +60,7 @@ def request_code(actor, email):
         code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
         raw = secrets.token_urlsafe(32)
         row = SigninCode.create(email=email, code_hash=_code_hash(email, code), link_hash=hash_secret(raw),
-                                expires_at=now + CODE_TTL)
+                                created_at=now, expires_at=now + CODE_TTL)
         if Person.select().where(Person.email == email).exists():
             def undo(_undo_change):
                 SigninCode.delete().where(SigninCode.id == row.id).execute()
