@@ -1,7 +1,6 @@
 """A live Roster (gunicorn, two workers, 127.0.0.1) on a database of its own, for the fuzzers and the
-concurrent writers over real HTTP: a temporary
-SQLite file, or with TEST_DATABASE_URL a schema of its own in that PostgreSQL database (so the suite's table
-cleaning between tests never touches it)."""
+concurrent writers over real HTTP: a temporary SQLite file, or with TEST_DATABASE_URL a schema of its own in
+that PostgreSQL database (so the suite's table cleaning between tests never touches it)."""
 
 import tempfile
 import shutil
