@@ -22,11 +22,6 @@ def render_group(group):
     return repository.render_groups(g.workspace, [group], projection(GROUP), base_url())[0]
 
 
-def written_options():
-    """Options of a write that answers the group: rendered before the commit (Options.respond)."""
-    return options(render=render_group)
-
-
 def group_response(group, status=200, resource=None):
     """Answer one group with its ETag (and Location when created); `resource` when already rendered."""
     resource = resource if resource is not None else render_group(group)
@@ -45,7 +40,7 @@ def get_group(group_id):
 @operation("group.created", "group")
 def create_group():
     """Create a group."""
-    opts = written_options()
+    opts = options(render=render_group)  # answered from inside the transaction
     group = repository.create_group(g.workspace, g.scim_actor, json_body(), opts)
     return group_response(group, 201, opts.response)
 
@@ -54,7 +49,7 @@ def create_group():
 @operation("group.updated", "group", "group_id")
 def replace_group(group_id):
     """Replace a group and its membership."""
-    opts = written_options()
+    opts = options(render=render_group)  # answered from inside the transaction
     group = repository.replace_group(g.workspace, g.scim_actor, group_id, json_body(), opts)
     return group_response(group, resource=opts.response)
 
@@ -63,7 +58,7 @@ def replace_group(group_id):
 @operation("group.updated", "group", "group_id")
 def patch_group(group_id):
     """Patch a group; 204, or 200 with the resource when attributes/excludedAttributes are asked for."""
-    opts = written_options() if has_projection() else options()
+    opts = options(render=render_group if has_projection() else None)
     group = repository.patch_group(g.workspace, g.scim_actor, group_id, operations_of(json_body()), opts)
     if has_projection():
         return group_response(group, resource=opts.response)

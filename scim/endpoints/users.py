@@ -17,11 +17,6 @@ def render_user(member):
     return repository.render_users(g.workspace, [member], projection(USER), base_url())[0]
 
 
-def written_options():
-    """Options of a write that answers the user: rendered before the commit (Options.respond)."""
-    return options(render=render_user)
-
-
 def user_response(member, status=200, resource=None):
     """Answer one user with its ETag (and Location when created); `resource` when already rendered."""
     resource = resource if resource is not None else render_user(member)
@@ -40,7 +35,7 @@ def get_user(member_id):
 @operation("user.created", "user")
 def create_user():
     """Create a user."""
-    opts = written_options()
+    opts = options(render=render_user)  # answered from inside the transaction
     member = repository.create_user(g.workspace, g.scim_actor, json_body(), opts)
     return user_response(member, 201, opts.response)
 
@@ -49,7 +44,7 @@ def create_user():
 @operation("user.updated", "user", "member_id")
 def replace_user(member_id):
     """Replace a user."""
-    opts = written_options()
+    opts = options(render=render_user)  # answered from inside the transaction
     member = repository.replace_user(g.workspace, g.scim_actor, member_id, json_body(), opts)
     return user_response(member, resource=opts.response)
 
@@ -59,7 +54,7 @@ def replace_user(member_id):
 def patch_user(member_id):
     """Patch a user; answer 200 with the resource (RFC 7644 §3.5.2)."""
     operations = operations_of(json_body())
-    opts = written_options()
+    opts = options(render=render_user)  # answered from inside the transaction
     member = repository.patch_user(g.workspace, g.scim_actor, member_id, operations, opts)
     return user_response(member, resource=opts.response)
 
