@@ -96,7 +96,8 @@ def test_every_date_time_of_every_schema_is_aware_utc(app, client, workspace_set
     events = call(admin, "get", f"{tmpl}/events", f"{base}/events?order=asc")["items"]
     call(admin, "get", f"{tmpl}/events/{{event_id}}", f"{base}/events/{events[0]['id']}")
     connection = create_saml(admin, s.workspace, saml_idp)
-    call(admin, "get", f"{tmpl}/sso/connections/{{connection_id}}", f"{connections_url(s.workspace)}/{connection['id']}")
+    call(admin, "get", f"{tmpl}/sso/connections/{{connection_id}}",
+         f"{connections_url(s.workspace)}/{connection['id']}")
     run = start_test(admin, s.workspace, connection)
     call(admin, "get", f"{tmpl}/sso/connections/{{connection_id}}/tests/{{run_id}}",
          f"{connections_url(s.workspace)}/{connection['id']}/tests/{run['id']}")
