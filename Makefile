@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INSTANCE := $(CURDIR)/instance
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUNTIME_DEBS := xmlsec1
-TEST_DEBS := xmlsec1 chromium chromium-driver
+TEST_DEBS := xmlsec1 chromium chromium-driver postgresql
 
 .PHONY: run test test-sqlite test-postgres bench sysdeps-run sysdeps-test clean
 

@@ -1,5 +1,7 @@
 """Marshmallow schemas of the admin API (request bodies and responses)."""
 
+import datetime
+
 from marshmallow import Schema, fields, validate
 
 from models.access import SCOPES
@@ -32,6 +34,18 @@ class Url(fields.Url):
         return _refuse_nul(self, super()._deserialize(value, attr, data, **kwargs))
 
 
+class UtcDateTime(fields.DateTime):
+    """A stored time (naive UTC) answered as an RFC 3339 instant in UTC with microseconds and `Z`, the
+    OpenAPI `date-time` format (a naive ISO time has no offset: clients would read it as local time)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 class EnvRoleSchema(Schema):
     environment_type = Text(required=True, validate=validate.Length(max=16))
     name = Text(required=True, validate=validate.Length(min=1, max=100))
@@ -45,8 +59,8 @@ class WorkspaceSchema(Schema):
     environments = fields.List(Text(validate=validate.OneOf(ENVIRONMENTS)),
                                validate=validate.Length(min=1, max=3))
     settings = fields.Dict(load_only=True)
-    created_at = fields.DateTime(dump_only=True)
-    updated_at = fields.DateTime(dump_only=True)
+    created_at = UtcDateTime(dump_only=True)
+    updated_at = UtcDateTime(dump_only=True)
 
 
 class WorkspaceUpdateSchema(Schema):
@@ -93,8 +107,8 @@ class MemberSchema(Schema):
     is_owner = fields.Boolean()
     roles = fields.Dict(keys=Text(), values=Text())
     groups = fields.List(fields.Dict())
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
 
 
 class MemberListArgs(Schema):
@@ -156,10 +170,10 @@ class InvitationSchema(Schema):
     env_roles = fields.Dict(keys=Text(), values=Text())
     status = Text()
     inviter_id = Text(allow_none=True)
-    created_at = fields.DateTime()
-    last_sent_at = fields.DateTime()
-    expires_at = fields.DateTime()
-    accepted_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    last_sent_at = UtcDateTime()
+    expires_at = UtcDateTime()
+    accepted_at = UtcDateTime(allow_none=True)
 
 
 class AcceptSchema(Schema):
@@ -173,8 +187,8 @@ class RoleSchema(Schema):
     privileges = fields.List(Text(validate=validate.Length(max=64)), load_default=list,
                              validate=validate.Length(max=100))
     is_system = fields.Boolean(dump_only=True)
-    created_at = fields.DateTime(dump_only=True)
-    updated_at = fields.DateTime(dump_only=True)
+    created_at = UtcDateTime(dump_only=True)
+    updated_at = UtcDateTime(dump_only=True)
 
 
 class RoleUpdateSchema(Schema):
@@ -200,8 +214,8 @@ class GroupSchema(Schema):
     external_id = Text(allow_none=True)
     member_count = fields.Integer()
     grants = fields.Dict(keys=Text(), values=Text())
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
 
 
 class PageArgs(Schema):
@@ -230,10 +244,10 @@ class TokenSchema(Schema):
     label = Text()
     prefix = Text()
     scopes = fields.List(Text())
-    created_at = fields.DateTime()
-    expires_at = fields.DateTime(allow_none=True)
-    last_used_at = fields.DateTime(allow_none=True)
-    revoked_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    expires_at = UtcDateTime(allow_none=True)
+    last_used_at = UtcDateTime(allow_none=True)
+    revoked_at = UtcDateTime(allow_none=True)
 
 
 class TokenCreatedSchema(TokenSchema):

@@ -78,6 +78,43 @@ def init_db(url):
     return database
 
 
+# SQLSTATEs that say the server cannot serve now (PostgreSQL Appendix A): class 08 (connection exception),
+# too many connections, and the server shutting down, crashed or still starting.
+_UNAVAILABLE_SQLSTATES = ("53300", "57P01", "57P02", "57P03")
+# SQLite's messages for a database that cannot be reached or written now (the busy timeout ran out, the file
+# vanished or the disk failed), as opposed to a bad statement ("no such table", "syntax error").
+_UNAVAILABLE_SQLITE = ("database is locked", "database table is locked", "unable to open database",
+                       "disk i/o error", "locking protocol")
+
+
+def _causes(error):
+    seen = []
+    while error is not None and error not in seen and len(seen) < 8:
+        seen.append(error)
+        wrapped = error.args[0] if error.args and isinstance(error.args[0], BaseException) else None
+        error = wrapped or error.__cause__ or error.__context__
+    return seen
+
+
+def unavailable(error):
+    """Tell whether a database error means the database cannot be reached right now (down, starting, shutting
+    down, the connection dropped, SQLite busy past its timeout), as opposed to a bad query (a bug)."""
+    import sqlite3
+
+    import psycopg2
+
+    for cause in _causes(error):
+        if isinstance(cause, psycopg2.InterfaceError):
+            return True  # the connection is closed
+        if isinstance(cause, psycopg2.OperationalError):
+            code = getattr(cause, "pgcode", None)
+            return code is None or code.startswith("08") or code in _UNAVAILABLE_SQLSTATES
+        if isinstance(cause, sqlite3.OperationalError):
+            message = str(cause).lower()
+            return any(text in message for text in _UNAVAILABLE_SQLITE)
+    return False
+
+
 def is_postgres():
     """Tell whether the bound database is PostgreSQL."""
     return isinstance(db.obj, PostgresqlDatabase)

@@ -26,8 +26,12 @@ ACTIVE_UNASSIGNED = "active"
 
 
 def timestamp(value):
-    """Format a stored naive-UTC datetime as an RFC 3339 instant with milliseconds."""
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    """Format a stored naive-UTC datetime as an RFC 3339 instant with the stored microseconds.
+
+    The full stored precision, so a value answered compares equal to itself in a filter (RFC 7644 §3.4.2.2:
+    `meta.lastModified eq <what GET answered>` finds the resource, `gt` does not): an IdP's delta sync saves
+    the last value it saw and filters with it."""
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def etag(version):

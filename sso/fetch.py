@@ -8,12 +8,13 @@ Redirects are followed by hand and each hop is checked the same way.
 
 import http.client
 import ipaddress
-import json
 import socket
 import ssl
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urljoin, urlsplit
+
+from models.untrusted import load_json
 
 DEFAULT_TIMEOUT = 5
 DEFAULT_MAX_BYTES = 1024 * 1024
@@ -46,8 +47,8 @@ class FetchResult:
     def json(self):
         """Return the body parsed as JSON, or raise FetchError."""
         try:
-            return json.loads(self.content.decode("utf-8-sig"))
-        except (UnicodeDecodeError, ValueError) as exc:
+            return load_json(self.content.decode("utf-8-sig"))
+        except ValueError as exc:  # not JSON, not text, or nested too deeply
             raise FetchError(f"{self.url} did not return JSON: {exc}") from exc
 
 

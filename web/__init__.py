@@ -10,9 +10,9 @@ import uuid
 
 from flask import g, request
 
-from models.db import db
+from models.db import db, unavailable
 
-from . import audit, errors
+from . import audit, errors, inputs
 
 
 def init_app(app):
@@ -26,7 +26,13 @@ def init_app(app):
     @app.teardown_request
     def _close_db(exc):
         if not db.is_closed():
-            db.close()
+            try:
+                db.close()
+            except Exception as error:  # a dropped connection: the answer stands, the pool discards it
+                if not unavailable(error):
+                    raise
 
     errors.init_app(app)
     audit.init_app(app)
+    # After the log noted the request, so a refusal here is recorded like any other.
+    app.before_request(inputs.check_request)

@@ -8,11 +8,14 @@ from http import HTTPStatus
 from flask import current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from models.errors import ServiceError
+from models.db import unavailable
+from models.errors import ServiceError, UnavailableError
 
 log = logging.getLogger("roster")
 
 _RENDERERS = "roster.error_renderers"
+# Seconds a client is asked to wait when the database cannot be reached (a restart takes a few).
+DB_RETRY_AFTER = 5
 
 
 def register_renderer(app, path_prefix, render):
@@ -66,6 +69,10 @@ def _internal_error(error):
     original = getattr(error, "original_exception", None) or error
     if isinstance(original, HTTPException) and not isinstance(original, InternalServerError):
         return original
+    if unavailable(original):
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, original)
+        return render_service_error(UnavailableError(
+            "The database is unavailable; try again shortly", headers={"Retry-After": str(DB_RETRY_AFTER)}))
     log.error("internal error on %s %s", request.method, request.path, exc_info=original)
     render = renderer_for(request.path)
     if render is not None:

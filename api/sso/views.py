@@ -12,6 +12,7 @@ from sso import service as svc
 from web.audit import operation
 
 from ..auth import authenticate_request, current_actor, public_actor, workspace_access
+from ..schemas import UtcDateTime
 
 blp = Blueprint("sso", __name__, url_prefix="/api/v1/workspaces",
                 description="SSO connections and test sign-ins")
@@ -62,8 +63,8 @@ class ConnectionSchema(Schema):
     service_provider = fields.Dict(metadata={"description": "What to enter at the IdP"})
     last_test = fields.Dict(allow_none=True)
     last_test_current = fields.Boolean(metadata={"description": "The last test passed with this config"})
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
 
 
 class CheckSchema(Schema):
@@ -85,9 +86,9 @@ class TestRunSchema(Schema):
     checks = fields.List(fields.Nested(CheckSchema))
     profile = fields.Dict(allow_none=True)
     started_by = fields.String()
-    created_at = fields.DateTime()
-    expires_at = fields.DateTime()
-    finished_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    expires_at = UtcDateTime()
+    finished_at = UtcDateTime(allow_none=True)
 
 
 def site():

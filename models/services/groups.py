@@ -68,7 +68,9 @@ def grants_of(workspace, group):
 def replace_grants(workspace, actor, group_id, env_roles, access=None):
     """Replace the roles the group grants; environments left out grant nothing. Return them per environment."""
     with mutation(workspace, actor, "group.grants_changed") as change:
-        return _replace_grants(change, workspace, get_group(workspace, group_id), env_roles, access)
+        # The group row is locked first: two replacements of the same group's grants would otherwise both
+        # delete the old rows and both insert, and the second would break the (group, environment) key (500).
+        return _replace_grants(change, workspace, get_group(workspace, group_id, lock=True), env_roles, access)
 
 
 def _replace_grants(change, workspace, group, env_roles, access):

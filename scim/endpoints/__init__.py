@@ -4,11 +4,10 @@ Views only glue: parse the request, call `scim.repository`, render with `scim.ma
 `scim.responses`. Unknown query parameters are ignored on every path (Entra's `?aadOptscim062020`).
 """
 
-import json
-
 from flask import Blueprint, current_app, g, request
 
 from models.errors import ServiceError
+from web import inputs
 
 from .. import auth
 from ..constants import BULK_MAX_PAYLOAD_SIZE, MAX_RESULTS
@@ -69,8 +68,8 @@ def json_body():
     if not raw.strip():
         raise InvalidSyntaxError("The request body is empty")
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
+        return inputs.json_body()
+    except ValueError as error:
         raise InvalidSyntaxError(f"The request body is not valid JSON: {error}") from None
 
 
@@ -79,11 +78,12 @@ def strict():
     return bool(g.workspace.setting("scim.strict_rfc"))
 
 
-def options(if_match=None):
-    """Return the repository Options of this request; the quirks it applies land in `g.scim_quirks`."""
+def options(if_match=None, render=None):
+    """Return the repository Options of this request; the quirks it applies land in `g.scim_quirks`, and
+    `render(row)` builds the answer before the write commits."""
     return Options(base_url(), strict=strict(),
                    if_match=if_match if if_match is not None else request.headers.get("If-Match"),
-                   quirks=g.scim_quirks)
+                   quirks=g.scim_quirks, render=render)
 
 
 def note_quirks(names):

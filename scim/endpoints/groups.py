@@ -17,9 +17,14 @@ from . import base_url, bp, has_projection, json_body, not_modified_response, op
 from .patchop import operations_of
 
 
-def group_response(group, status=200):
-    """Answer one group with its ETag (and Location when created)."""
-    resource = repository.render_groups(g.workspace, [group], projection(GROUP), base_url())[0]
+def render_group(group):
+    """Render one group as this request projects it."""
+    return repository.render_groups(g.workspace, [group], projection(GROUP), base_url())[0]
+
+
+def group_response(group, status=200, resource=None):
+    """Answer one group with its ETag (and Location when created); `resource` when already rendered."""
+    resource = resource if resource is not None else render_group(group)
     return resource_response(resource, status, version=etag(group.version),
                              location=group_location(base_url(), group.id) if status == 201 else None)
 
@@ -35,26 +40,28 @@ def get_group(group_id):
 @operation("group.created", "group")
 def create_group():
     """Create a group."""
-    group = repository.create_group(g.workspace, g.scim_actor, json_body(), options())
-    return group_response(group, 201)
+    opts = options(render=render_group)  # answered from inside the transaction
+    group = repository.create_group(g.workspace, g.scim_actor, json_body(), opts)
+    return group_response(group, 201, opts.response)
 
 
 @bp.put("/Groups/<group_id>")
 @operation("group.updated", "group", "group_id")
 def replace_group(group_id):
     """Replace a group and its membership."""
-    group = repository.replace_group(g.workspace, g.scim_actor, group_id, json_body(), options())
-    return group_response(group)
+    opts = options(render=render_group)  # answered from inside the transaction
+    group = repository.replace_group(g.workspace, g.scim_actor, group_id, json_body(), opts)
+    return group_response(group, resource=opts.response)
 
 
 @bp.patch("/Groups/<group_id>")
 @operation("group.updated", "group", "group_id")
 def patch_group(group_id):
     """Patch a group; 204, or 200 with the resource when attributes/excludedAttributes are asked for."""
-    group = repository.patch_group(g.workspace, g.scim_actor, group_id, operations_of(json_body()), options())
+    opts = options(render=render_group if has_projection() else None)
+    group = repository.patch_group(g.workspace, g.scim_actor, group_id, operations_of(json_body()), opts)
     if has_projection():
-        # patch_group leaves the object current: _save and _bump write their new values onto it.
-        return group_response(group)
+        return group_response(group, resource=opts.response)
     return no_content(etag(group.version))
 
 

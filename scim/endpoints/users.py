@@ -12,9 +12,14 @@ from . import base_url, bp, json_body, not_modified_response, options, projectio
 from .patchop import operations_of
 
 
-def user_response(member, status=200):
-    """Answer one user with its ETag (and Location when created)."""
-    resource = repository.render_users(g.workspace, [member], projection(USER), base_url())[0]
+def render_user(member):
+    """Render one user as this request projects it."""
+    return repository.render_users(g.workspace, [member], projection(USER), base_url())[0]
+
+
+def user_response(member, status=200, resource=None):
+    """Answer one user with its ETag (and Location when created); `resource` when already rendered."""
+    resource = resource if resource is not None else render_user(member)
     return resource_response(resource, status, version=etag(member.version),
                              location=user_location(base_url(), member.id) if status == 201 else None)
 
@@ -30,16 +35,18 @@ def get_user(member_id):
 @operation("user.created", "user")
 def create_user():
     """Create a user."""
-    member = repository.create_user(g.workspace, g.scim_actor, json_body(), options())
-    return user_response(member, 201)
+    opts = options(render=render_user)  # answered from inside the transaction
+    member = repository.create_user(g.workspace, g.scim_actor, json_body(), opts)
+    return user_response(member, 201, opts.response)
 
 
 @bp.put("/Users/<member_id>")
 @operation("user.updated", "user", "member_id")
 def replace_user(member_id):
     """Replace a user."""
-    member = repository.replace_user(g.workspace, g.scim_actor, member_id, json_body(), options())
-    return user_response(member)
+    opts = options(render=render_user)  # answered from inside the transaction
+    member = repository.replace_user(g.workspace, g.scim_actor, member_id, json_body(), opts)
+    return user_response(member, resource=opts.response)
 
 
 @bp.patch("/Users/<member_id>")
@@ -47,8 +54,9 @@ def replace_user(member_id):
 def patch_user(member_id):
     """Patch a user; answer 200 with the resource (RFC 7644 §3.5.2)."""
     operations = operations_of(json_body())
-    member = repository.patch_user(g.workspace, g.scim_actor, member_id, operations, options())
-    return user_response(member)
+    opts = options(render=render_user)  # answered from inside the transaction
+    member = repository.patch_user(g.workspace, g.scim_actor, member_id, operations, opts)
+    return user_response(member, resource=opts.response)
 
 
 @bp.delete("/Users/<member_id>")

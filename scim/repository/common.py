@@ -13,13 +13,22 @@ class Options:
     """What a write needs besides its body: strictness, If-Match, the public URL.
 
     `quirks` collects the names of the IdP quirks the request applied (the endpoints pass `g.scim_quirks`).
+    `render(row)`, when given, builds the answer inside the write's transaction (`respond`), so nothing that
+    reads the database is left for after the commit: a write that committed is never answered with an error.
     """
 
-    def __init__(self, base_url, strict=False, if_match=None, quirks=None):
+    def __init__(self, base_url, strict=False, if_match=None, quirks=None, render=None):
         self.base_url = base_url
         self.strict = strict
         self.if_match = if_match
         self.quirks = quirks if quirks is not None else []
+        self.render = render
+        self.response = None
+
+    def respond(self, row):
+        """Render the written `row` for the answer (the last step inside the transaction)."""
+        if self.render is not None:
+            self.response = self.render(row)
 
     def note(self, quirks):
         """Add quirk names to those the request applied."""

@@ -54,8 +54,10 @@ def create_group(workspace, actor, body, options):
     options.note(quirks)
     ids = member_ids(doc.pop("members", None) or [])
     with scim_mutation(workspace, actor, "group.created") as change:
-        return engine.insert_group(change, workspace, doc["displayName"], doc.get("externalId"), attributes=doc,
-                                   member_ids=ids, quirks=quirks)
+        group = engine.insert_group(change, workspace, doc["displayName"], doc.get("externalId"), attributes=doc,
+                                    member_ids=ids, quirks=quirks)
+        options.respond(group)
+    return group
 
 
 def _update_group_doc(change, workspace, group, old, new, quirks):
@@ -86,6 +88,7 @@ def replace_group(workspace, actor, group_id, body, options):
         if changed or added or removed:
             engine.touch(group)
         record_attempt(change, "group.updated", "group", group.id, group.display_name, quirks)
+        options.respond(group)
     return group
 
 
@@ -108,6 +111,7 @@ def patch_group(workspace, actor, group_id, operations, options):
         if changed:
             engine.touch(group)
         record_attempt(change, "group.updated", "group", group.id, group.display_name, result.quirks)
+        options.respond(group)
     return group
 
 

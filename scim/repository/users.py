@@ -109,6 +109,7 @@ def create_user(workspace, actor, body, options):
         change.record("user.created", "user", member.id, member.user_name,
                       after=dict(stored, active=member.active), quirks=quirks)
         members.apply_roles(change, workspace, member, wanted, current={})
+        options.respond(member)
     return member
 
 
@@ -172,6 +173,7 @@ def replace_user(workspace, actor, member_id, body, options):
             doc["active"] = before["active"]
         _update_user(change, workspace, member, before, doc, quirks, roles_given, current_roles)
         record_attempt(change, "user.updated", "user", member.id, member.user_name, quirks)
+        options.respond(member)
     return member
 
 
@@ -190,6 +192,7 @@ def patch_user(workspace, actor, member_id, operations, options):
             _update_user(change, workspace, member, before, result.resource, result.quirks, roles_given,
                          current_roles)
         record_attempt(change, "user.updated", "user", member.id, member.user_name, result.quirks)
+        options.respond(member)
     return member
 
 

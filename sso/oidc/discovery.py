@@ -1,8 +1,9 @@
 """OpenID provider discovery (OIDC Discovery 1.0) and its JSON Web Key Set, with their checks."""
 
-import json
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+from models.untrusted import load_json
 
 from ..checks import FAIL, PASS, WARN, Check
 from ..fetch import FetchError
@@ -79,8 +80,8 @@ def _body(result):
 
 def _load_json(data):
     try:
-        value = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError) as exc:
+        value = load_json(data.decode("utf-8-sig"))
+    except ValueError as exc:  # not JSON, not text, or nested too deeply
         raise OidcError(f"not JSON: {exc}") from exc
     if not isinstance(value, dict):
         raise OidcError("the JSON is not an object")

@@ -1,11 +1,14 @@
 """ID token verification (OIDC Core §3.1.3.7): signing key, algorithm, claims, email and its domain."""
 
+import base64
 import hmac
 import json
 import math
 from datetime import datetime, timedelta, timezone
 
 import jwt
+
+from models.untrusted import load_json
 
 from ..checks import FAIL, PASS, WARN, Check, check_email_domain
 from .discovery import ALLOWED_ALGORITHMS, _usable_key
@@ -91,6 +94,22 @@ def _claims_preview(claims):
     return {name: claims[name] for name in PREVIEW_CLAIMS if name in claims}
 
 
+def _check_segments(token):
+    """Parse the token's header and claims with the bounded loader first (PyJWT's parser recurses without a
+    bound): raise ValueError for a segment that is not base64url JSON text of a sane depth."""
+    if not isinstance(token, str):
+        raise ValueError("the token is not a string")
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise ValueError("a JWS compact token has three parts")
+    for part in parts[:2]:
+        try:
+            raw = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"a segment is not base64url: {exc}") from None
+        load_json(raw)
+
+
 def verify_id_token(
     token, jwks, *, issuer, client_id, nonce, now=None, allowed_domains=None, leeway=DEFAULT_LEEWAY
 ):
@@ -103,8 +122,9 @@ def verify_id_token(
         checks.append(Check(check_id, stage, status, message, fix=fix, detail=detail))
 
     try:
+        _check_segments(token)
         header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError as exc:
+    except (jwt.PyJWTError, ValueError) as exc:
         add("oidc.id_token.format", FAIL, f"The ID token is not a JWS compact token: {exc}")
         return checks, {}
     alg = header.get("alg")
