@@ -89,8 +89,14 @@ class MemberSchema(Schema):
     email = Text(attribute="email_ci", allow_none=True)
     user_name = Text()
     display_name = Text(allow_none=True)
+    external_id = Text(allow_none=True)
     status = Text()
     is_owner = fields.Boolean()
+    type = Text(metadata={"description": "owner, standard (roles and groups decide) or viewer (read only)"})
+    source = Text(metadata={"description": "scim:<idp> (the IdP owns its SCIM attributes), invitation, admin "
+                                           "or owner"})
+    time_zone = Text(allow_none=True)
+    last_active_at = fields.DateTime(allow_none=True)
     roles = fields.Dict(keys=Text(), values=Text())
     groups = fields.List(fields.Dict())
     created_at = fields.DateTime()
@@ -198,10 +204,35 @@ class GroupSchema(Schema):
     id = Text()
     display_name = Text()
     external_id = Text(allow_none=True)
+    source = Text(metadata={"description": "scim:<idp> (managed by that IdP), or admin"})
     member_count = fields.Integer()
     grants = fields.Dict(keys=Text(), values=Text())
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
+
+
+class GroupCreateSchema(Schema):
+    display_name = Text(required=True, validate=validate.Length(min=1, max=320))
+    external_id = Text(allow_none=True, load_default=None, validate=validate.Length(max=320))
+
+
+class GroupUpdateSchema(Schema):
+    display_name = Text(validate=validate.Length(min=1, max=320))
+    external_id = Text(allow_none=True, validate=validate.Length(max=320))
+
+
+MAX_GROUP_MEMBER_IDS = 10000
+
+
+class MemberIdsSchema(Schema):
+    member_ids = fields.List(Text(validate=validate.Length(min=1, max=64)), required=True,
+                             validate=validate.Length(min=1, max=MAX_GROUP_MEMBER_IDS))
+
+
+class MembershipChangeSchema(Schema):
+    added = fields.List(Text(), metadata={"description": "Members that were not in the group before"})
+    removed = fields.List(Text(), metadata={"description": "Members that were in the group before"})
+    member_count = fields.Integer()
 
 
 class PageArgs(Schema):

@@ -8,7 +8,7 @@ from tests import factories
 from tests.admin_helpers import assert_error, assert_guarded, make_group, snapshot
 from tests.conftest import AuthClient
 
-GROUP_KEYS = {"id", "display_name", "external_id", "member_count", "grants", "created_at", "updated_at"}
+GROUP_KEYS = {"id", "display_name", "external_id", "source", "member_count", "grants", "created_at", "updated_at"}
 
 
 def test_list_groups(world):

@@ -9,7 +9,8 @@ from tests import factories
 from tests.admin_helpers import assert_error, assert_guarded, snapshot
 from tests.conftest import AuthClient
 
-MEMBER_KEYS = {"id", "email", "user_name", "display_name", "status", "is_owner", "roles", "groups", "created_at",
+MEMBER_KEYS = {"id", "email", "user_name", "display_name", "external_id", "status", "is_owner", "type", "source",
+               "time_zone", "last_active_at", "roles", "groups", "created_at",
                "updated_at"}
 READONLY = sorted(SYSTEM_ROLES["Readonly"][1])
 

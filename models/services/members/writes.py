@@ -32,11 +32,14 @@ def insert_member(workspace, member, person):
     return member
 
 
-def add_member(change, workspace, person, env_roles, status="active", display_name=None, is_owner=False):
-    """Create a membership for `person` with direct roles {environment: Role or None}; record member.added."""
+def add_member(change, workspace, person, env_roles, status="active", display_name=None, is_owner=False,
+               source="admin"):
+    """Create a membership for `person` with direct roles {environment: Role or None}; record member.added.
+    `source` says where it came from ("invitation", "admin"; the owner's is "owner")."""
     member = insert_member(workspace, Member(
         workspace=workspace.id, person=person.id, user_name=person.email, user_name_ci=person.email,
         email_ci=person.email, display_name=display_name or person.name or None, status=status, is_owner=is_owner,
+        type="owner" if is_owner else "standard", source="owner" if is_owner else source,
         attributes={"userName": person.email, "emails": [{"value": person.email, "type": "work", "primary": True}]}),
         person)
     granted = {}
@@ -167,9 +170,9 @@ def transfer_ownership(workspace, actor, new_owner_id):
             MemberRole.delete().where(MemberRole.workspace == workspace.id, MemberRole.member == new_owner.id,
                                       MemberRole.environment == env).execute()
             MemberRole.create(workspace=workspace.id, member=new_owner.id, environment=env, role=admin.id)
-        Member.update(is_owner=False).where(Member.workspace == workspace.id,
-                                            Member.id == current_owner.id).execute()
-        Member.update(is_owner=True, version=Member.version + 1, updated_at=utcnow()).where(
+        Member.update(is_owner=False, type="standard").where(Member.workspace == workspace.id,
+                                                             Member.id == current_owner.id).execute()
+        Member.update(is_owner=True, type="owner", version=Member.version + 1, updated_at=utcnow()).where(
             Member.workspace == workspace.id, Member.id == new_owner.id).execute()
         change.record("member.ownership_transferred", "user", new_owner.id, new_owner.user_name,
                       before={"owner": current_owner.id}, after={"owner": new_owner.id})
