@@ -8,7 +8,7 @@ from web.audit import operation
 
 from .auth import authenticate_request, current_actor, require_person, workspace_access
 from .schemas import (CountSchema, EnvPrivilegesSchema, EnvRolesSchema, MemberListArgs, MemberListSchema,
-                      MemberSchema, RoleMapSchema, TransferSchema)
+                      MemberSchema, MemberUpdateSchema, RoleMapSchema, TransferSchema)
 
 blp = Blueprint("members", __name__, url_prefix="/api/v1/workspaces", description="Workspace members")
 blp.before_request(authenticate_request)
@@ -52,6 +52,14 @@ class MemberItem(MethodView):
         """Read a member with its roles and groups."""
         workspace, _ = workspace_access(ws, "members:read")
         return with_roles_and_groups(workspace, [svc.get_member(workspace, member_id)])[0]
+
+    @blp.arguments(MemberUpdateSchema)
+    @blp.response(200, MemberSchema)
+    @operation("member.updated", "user", "member_id")
+    def patch(self, data, ws, member_id):
+        """Suspend or reactivate a member, or change its display name, time zone or type (standard, viewer)."""
+        workspace, _ = workspace_access(ws, "members:update")
+        return with_roles_and_groups(workspace, [svc.update_member(workspace, current_actor(), member_id, data)])[0]
 
     @blp.response(204)
     @operation("member.removed", "user", "member_id")

@@ -33,7 +33,8 @@ class Url(fields.Url):
 
 
 class EnvRoleSchema(Schema):
-    environment_type = Text(required=True, validate=validate.Length(max=16))
+    # No length limit: any unknown name, however long, is "Environment <name> not found" (400).
+    environment_type = Text(required=True)
     name = Text(required=True, validate=validate.Length(min=1, max=100))
 
 
@@ -101,6 +102,15 @@ class MemberSchema(Schema):
     groups = fields.List(fields.Dict())
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
+
+
+class MemberUpdateSchema(Schema):
+    status = Text(validate=validate.OneOf(("active", "suspended")))
+    display_name = Text(allow_none=True, validate=validate.Length(max=320))
+    time_zone = Text(allow_none=True, validate=validate.Length(max=64),
+                     metadata={"description": "An IANA time zone (Europe/Paris); null clears it"})
+    type = Text(validate=validate.OneOf(("standard", "viewer")),
+                metadata={"description": "owner changes only by transferring ownership"})
 
 
 class MemberListArgs(Schema):

@@ -6,8 +6,8 @@ from models.services import groups as groups_svc
 from tests.factories import CLI
 from tests.tables import table_names
 
-# Reading with a token refreshes its last use; that is not a write the request made.
-VOLATILE_COLUMNS = {("token", "last_used_at")}
+# Reading with a token refreshes its last use and its person's last activity; not writes the request made.
+VOLATILE_COLUMNS = {("token", "last_used_at"), ("member", "last_active_at")}
 # The provisioning log records refused requests too (tests/events prove what it writes); a refusal changes nothing else.
 AUDIT_TABLES = {"provisioning_event", "provisioning_chain", "provisioning_event_ref", "provisioning_checkpoint"}
 

@@ -214,7 +214,7 @@ def test_no_access_removes_access(world):
     ([{"environment_type": "dev", "name": ""}], 422, None),
     ([{"environment_type": "dev", "name": 7}], 422, None),
     ([{"environment_type": "dev", "name": "x" * 101}], 422, None),
-    ([{"environment_type": "d" * 17, "name": "Admin"}], 422, None),
+    ([{"environment_type": "d" * 17, "name": "Admin"}], 400, "Environment " + "d" * 17 + " not found"),
     ([{"environment_type": e, "name": "Member"} for e in ("dev", "test", "prod", "dev")], 422, None),
     ("dev=Admin", 422, None),
     (None, 422, None),

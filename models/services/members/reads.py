@@ -6,12 +6,12 @@ from ...db import contains_ci, db, id_list_sql, tenant_sql, workspace_row
 from ...directory import Group, GroupGrant, GroupMember, Member, MemberRole, Role
 from ...privileges import NO_ACCESS
 from .. import NotFoundError
-from ..authz import privilege_sources
+from ..authz import cap, privilege_sources
 
 
-def get_member(workspace, member_id):
-    """Return a member of the workspace or raise NotFoundError."""
-    member = workspace_row(Member, workspace.id, member_id)
+def get_member(workspace, member_id, lock=False):
+    """Return a member of the workspace (locked FOR UPDATE on PostgreSQL when asked) or raise NotFoundError."""
+    member = workspace_row(Member, workspace.id, member_id, lock)
     if member is None:
         raise NotFoundError("Member not found")
     return member
@@ -120,7 +120,7 @@ def privileges_report(workspace, member):
     report = []
     for env in workspace.environments:
         entries = sources.get(env, [])
-        privs = frozenset().union(*(p for p, _ in entries)) if member.status != "suspended" else frozenset()
+        privs = cap(member, frozenset().union(*(p for p, _ in entries)))
         via = []
         for _, src in entries:
             src = dict(src)
