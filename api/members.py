@@ -7,7 +7,7 @@ from models.services import members as svc
 from web.audit import operation
 
 from .auth import authenticate_request, current_actor, require_person, workspace_access
-from .schemas import (CountSchema, EnvPrivilegesSchema, EnvRolesSchema, MemberListArgs, MemberListSchema,
+from .schemas import (ContextSchema, CountSchema, EnvPrivilegesSchema, EnvRolesSchema, MemberListArgs, MemberListSchema,
                       MemberSchema, MemberUpdateSchema, RoleMapSchema, TransferSchema)
 
 blp = Blueprint("members", __name__, url_prefix="/api/v1/workspaces", description="Workspace members")
@@ -77,6 +77,14 @@ def set_roles(data, ws, member_id):
     """Set a member's role per environment; `NoAccess` removes access there."""
     workspace, access = workspace_access(ws, "members:update")
     return {"roles": svc.set_roles(workspace, current_actor(), member_id, data["env_roles"], access=access)}
+
+
+@blp.route("/<ws>/context")
+@blp.response(200, ContextSchema)
+def context(ws):
+    """Show me here: my membership, my role per environment, my effective privileges and their sources."""
+    workspace, access = workspace_access(ws)
+    return svc.context_of(workspace, access)
 
 
 @blp.route("/<ws>/members/<member_id>/privileges")

@@ -46,6 +46,8 @@ class WorkspaceSchema(Schema):
     environments = fields.List(Text(validate=validate.OneOf(ENVIRONMENTS)),
                                validate=validate.Length(min=1, max=3))
     settings = fields.Dict(load_only=True)
+    membership_status = Text(dump_only=True, metadata={
+        "description": "In \"my workspaces\": the acting person's membership there (active, suspended)"})
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
 
@@ -142,17 +144,44 @@ class RoleMapSchema(Schema):
 
 
 class PrivilegeSourceSchema(Schema):
-    type = Text()
+    type = Text(metadata={"description": "direct, group, or token (a service token's scopes)"})
     role = Text()
     role_id = Text()
     group_id = Text()
     group = Text(allow_none=True)
+    scopes = fields.List(Text())
+
+
+class ResourcePrivilegesSchema(Schema):
+    resource = Text()
+    actions = fields.List(Text())
+    sources = fields.List(fields.Nested(PrivilegeSourceSchema),
+                          metadata={"description": "The roles (direct or through a group) granting these actions"})
 
 
 class EnvPrivilegesSchema(Schema):
     environment = Text()
     privileges = fields.List(Text())
     sources = fields.List(fields.Nested(PrivilegeSourceSchema))
+    resources = fields.List(fields.Nested(ResourcePrivilegesSchema), metadata={
+        "description": "The same privileges by resource, each with the roles and sources granting it"})
+
+
+class MembershipSchema(Schema):
+    id = Text()
+    type = Text()
+    status = Text()
+    owner = fields.Boolean(attribute="is_owner")
+    source = Text()
+
+
+class ContextSchema(Schema):
+    workspace = fields.Nested(WorkspaceSchema)
+    membership = fields.Nested(MembershipSchema, allow_none=True,
+                               metadata={"description": "null for a service token, which acts as no person"})
+    roles = fields.Dict(keys=Text(), values=Text(), metadata={"description": "My direct role per environment"})
+    privileges = fields.List(fields.Nested(EnvPrivilegesSchema),
+                             metadata={"description": "My effective privileges per environment and their sources"})
 
 
 class TransferSchema(Schema):

@@ -280,7 +280,7 @@ def test_privileges_per_environment_with_sources(world):
     assert [e["environment"] for e in r.json] == ["dev", "test", "prod"]
     assert by_env["dev"]["privileges"] == ["members:read", "members:update"]
     assert by_env["dev"]["sources"] == [{"type": "direct", "role": "Operator", "role_id": world.operator_role.id}]
-    assert by_env["test"] == {"environment": "test", "privileges": [], "sources": []}
+    assert by_env["test"] == {"environment": "test", "privileges": [], "sources": [], "resources": []}
     assert by_env["prod"]["privileges"] == READONLY
     [source] = by_env["prod"]["sources"]
     assert source["type"] == "group" and source["role"] == "Readonly"

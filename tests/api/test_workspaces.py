@@ -44,7 +44,7 @@ def test_list_my_workspaces_per_caller(world):
     assert r.status_code == 200
     assert r.json["total"] == 1
     [item] = r.json["items"]
-    assert set(item) == WORKSPACE_KEYS
+    assert set(item) == WORKSPACE_KEYS | {"membership_status"}
     assert item["slug"] == "acme" and item["name"] == "Acme" and item["environments"] == ["dev", "test", "prod"]
     assert world.c.readonly.get("/api/v1/workspaces").json["items"][0]["slug"] == "acme"
     assert [w["slug"] for w in world.c.admin.get("/api/v1/workspaces").json["items"]] == ["acme"]
