@@ -100,7 +100,7 @@ class Bench:
             try:
                 if self.http.get(f"{self.base}/ServiceProviderConfig", timeout=2).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # a busy machine starts the workers slowly
                 time.sleep(0.2)
         raise RuntimeError("server did not start")
 

@@ -132,8 +132,9 @@ def check_member_ids(workspace, ids):
         return
     bad = [i for i in ids if not valid_id(i)]
     if not bad:
-        found = {row[0] for row in Member.select(Member.id)
-                 .where(tenant_filter(Member.workspace, workspace.id), in_ids(Member.id, ids)).tuples()}
+        # The cursor directly: peewee's row iteration costs more than the look-up for 10,000 ids.
+        found = {row[0] for row in db.execute_sql(*Member.select(Member.id).where(
+            tenant_filter(Member.workspace, workspace.id), in_ids(Member.id, ids)).sql())}
         bad = [i for i in ids if i not in found]
     if not bad:
         return
@@ -151,13 +152,17 @@ def add_members(change, workspace, group, ids):
     """Insert the membership rows that do not exist yet; return the ids added."""
     ids = list(dict.fromkeys(ids))
     check_member_ids(workspace, ids)
-    now = utcnow()
+    now = GroupMember.created_at.db_value(utcnow())
     added = []
+    # Written by hand: peewee builds a 10,000-row insert_many value by value, slower than the insert itself.
+    p = db.param
     for start in range(0, len(ids), INSERT_CHUNK):
-        rows = [{"workspace": workspace.id, "group": group.id, "member": mid, "created_at": now}
-                for mid in ids[start:start + INSERT_CHUNK]]
-        query = GroupMember.insert_many(rows).on_conflict_ignore().returning(GroupMember.member)
-        added.extend(row.member_id for row in query.execute())
+        chunk = ids[start:start + INSERT_CHUNK]
+        values = ", ".join([f"({p}, {p}, {p}, {p})"] * len(chunk))
+        params = [v for mid in chunk for v in (workspace.id, group.id, mid, now)]
+        added.extend(row[0] for row in db.execute_sql(
+            f'INSERT INTO "group_member" ("workspace_id", "group_id", "member_id", "created_at") VALUES {values} '
+            f'ON CONFLICT DO NOTHING RETURNING "member_id"', params))
     if added:
         change.record("group.members_added", "group", group.id, group.display_name, after={"members": added})
     return added
