@@ -4,12 +4,12 @@
     python bench/admin_bench.py --db postgres --postgres-url postgresql://.../roster_bench_admin
     python bench/admin_bench.py ... --record            # append the results table to bench/RESULTS.md
 
+Sizes are fixed (--quick changes nothing here).
+
 Setup (not measured) reuses bench/scim_bench.py: a fresh database, a workspace, 10,000 users through SCIM
 /Bulk, and a personal token of the owner. Loops are bounded in count; the server binds 127.0.0.1 only.
 """
 
-import argparse
-import datetime
 import os
 import statistics
 import subprocess
@@ -19,7 +19,7 @@ import uuid
 import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from scim_bench import ROOT, Bench, machine  # noqa: E402
+from scim_bench import ROOT, Bench, arguments, run_and_report  # noqa: E402
 
 TARGETS = {"add 10,000 members to a group ms": ("<=", 1000), "/context p50 ms": ("<=", 5)}
 GROUP_SIZE = 10000
@@ -60,45 +60,13 @@ class AdminBench(Bench):
         return {"add 10,000 members to a group ms": statistics.median(adds),
                 "remove 10,000 members from a group ms": statistics.median(removes),
                 "/context p50 ms": statistics.median(ctx), "/context p95 ms": ctx[int(len(ctx) * 0.95) - 1],
-                "_sizes": {"members": GROUP_SIZE, "rounds": ROUNDS, "context calls": CONTEXT_CALLS}}
-
-
-def table(results, args):
-    lines = [f"### admin API, {args.db}, provisioning log {args.audit} — "
-             f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC", "",
-             f"`bench/admin_bench.py`. Machine: {machine()}. Server: gunicorn -w 2 wsgi:app. Client: one thread. "
-             f"Sizes: {results['_sizes']} (medians over the rounds; the group is emptied between rounds).", "",
-             "| measure | result | target | met |", "|---|---|---|---|"]
-    for key, value in results.items():
-        if key.startswith("_"):
-            continue
-        target = TARGETS.get(key)
-        met = ""
-        if target:
-            met = "yes" if (value >= target[1] if target[0] == ">=" else value <= target[1]) else "NO"
-        lines.append(f"| {key} | {value:.2f} | {f'{target[0]} {target[1]}' if target else ''} | {met} |")
-    return "\n".join(lines) + "\n"
+                "_sizes": {"members": GROUP_SIZE, "rounds (medians; the group emptied between)": ROUNDS,
+                           "context calls": CONTEXT_CALLS}}
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/roster_bench_admin")
-    parser.add_argument("--audit", choices=["on", "off"], default="on")
-    parser.add_argument("--record", action="store_true", help="append the table to bench/RESULTS.md")
-    args = parser.parse_args()
-    args.quick = True
-    bench = AdminBench(args)
-    try:
-        bench.setup()
-        results = bench.run_admin()
-    finally:
-        bench.stop()
-    text = table(results, args)
-    print(text)
-    if args.record:
-        with open(os.path.join(ROOT, "bench", "RESULTS.md"), "a") as fh:
-            fh.write("\n" + text)
+    args = arguments(__doc__, postgres_db="roster_bench_admin")
+    run_and_report(AdminBench(args), AdminBench.run_admin, args, targets=TARGETS, title="admin API, ")
 
 
 if __name__ == "__main__":
