@@ -228,6 +228,7 @@ def touch(group):
 
 def _columns(display_name, external_id):
     check_length("displayName", display_name)
+    check_length("displayName", display_name.lower())  # lower-casing can lengthen a string ("İ" -> "i̇")
     check_length("externalId", external_id)
     return {"display_name": display_name, "display_name_ci": display_name.lower(), "external_id": external_id}
 

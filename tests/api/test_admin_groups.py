@@ -186,3 +186,10 @@ def test_ten_thousand_members_in_one_call_and_concurrent_writers(world):
         assert GroupMember.select().where(GroupMember.group == group["id"]).count() == 300
     r = world.c.owner.delete(path, json={"member_ids": ids + [f"missing-{i}" for i in range(9700)]})
     assert r.status_code == 200 and len(r.json["removed"]) == 300 and r.json["member_count"] == 0
+
+
+def test_a_name_that_grows_when_lower_cased_is_400(world):
+    before = snapshot()
+    error = assert_error(world.c.owner.post(world.base + "/groups", json={"display_name": "\u0130" * 200}), 400)
+    assert error["message"] == "Attribute 'displayName' is longer than 320 characters"
+    assert snapshot() == before
