@@ -7,8 +7,8 @@ from models.services import members as svc
 from web.audit import operation
 
 from .auth import authenticate_request, current_actor, require_person, workspace_access
-from .schemas import (CountSchema, EnvPrivilegesSchema, EnvRolesSchema, MemberListArgs, MemberListSchema,
-                      MemberSchema, RoleMapSchema, TransferSchema)
+from .schemas import (ContextSchema, CountSchema, EnvPrivilegesSchema, EnvRolesSchema, MemberListArgs, MemberListSchema,
+                      MemberSchema, MemberUpdateSchema, RoleMapSchema, TransferSchema)
 
 blp = Blueprint("members", __name__, url_prefix="/api/v1/workspaces", description="Workspace members")
 blp.before_request(authenticate_request)
@@ -53,6 +53,14 @@ class MemberItem(MethodView):
         workspace, _ = workspace_access(ws, "members:read")
         return with_roles_and_groups(workspace, [svc.get_member(workspace, member_id)])[0]
 
+    @blp.arguments(MemberUpdateSchema)
+    @blp.response(200, MemberSchema)
+    @operation("member.updated", "user", "member_id")
+    def patch(self, data, ws, member_id):
+        """Suspend or reactivate a member, or change its display name, time zone or type (standard, viewer)."""
+        workspace, _ = workspace_access(ws, "members:update")
+        return with_roles_and_groups(workspace, [svc.update_member(workspace, current_actor(), member_id, data)])[0]
+
     @blp.response(204)
     @operation("member.removed", "user", "member_id")
     def delete(self, ws, member_id):
@@ -69,6 +77,14 @@ def set_roles(data, ws, member_id):
     """Set a member's role per environment; `NoAccess` removes access there."""
     workspace, access = workspace_access(ws, "members:update")
     return {"roles": svc.set_roles(workspace, current_actor(), member_id, data["env_roles"], access=access)}
+
+
+@blp.route("/<ws>/context")
+@blp.response(200, ContextSchema)
+def context(ws):
+    """Show me here: my membership, my role per environment, my effective privileges and their sources."""
+    workspace, access = workspace_access(ws)
+    return svc.context_of(workspace, access)
 
 
 @blp.route("/<ws>/members/<member_id>/privileges")

@@ -47,7 +47,8 @@ class UtcDateTime(fields.DateTime):
 
 
 class EnvRoleSchema(Schema):
-    environment_type = Text(required=True, validate=validate.Length(max=16))
+    # No length limit: any unknown name, however long, is "Environment <name> not found" (400).
+    environment_type = Text(required=True)
     name = Text(required=True, validate=validate.Length(min=1, max=100))
 
 
@@ -59,6 +60,8 @@ class WorkspaceSchema(Schema):
     environments = fields.List(Text(validate=validate.OneOf(ENVIRONMENTS)),
                                validate=validate.Length(min=1, max=3))
     settings = fields.Dict(load_only=True)
+    membership_status = Text(dump_only=True, metadata={
+        "description": "In \"my workspaces\": the acting person's membership there (active, suspended)"})
     created_at = UtcDateTime(dump_only=True)
     updated_at = UtcDateTime(dump_only=True)
 
@@ -103,12 +106,27 @@ class MemberSchema(Schema):
     email = Text(attribute="email_ci", allow_none=True)
     user_name = Text()
     display_name = Text(allow_none=True)
+    external_id = Text(allow_none=True)
     status = Text()
     is_owner = fields.Boolean()
+    type = Text(metadata={"description": "owner, standard (roles and groups decide) or viewer (read only)"})
+    source = Text(metadata={"description": "scim:<idp> (the IdP owns its SCIM attributes), invitation, admin "
+                                           "or owner"})
+    time_zone = Text(allow_none=True)
+    last_active_at = UtcDateTime(allow_none=True)
     roles = fields.Dict(keys=Text(), values=Text())
     groups = fields.List(fields.Dict())
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
+
+
+class MemberUpdateSchema(Schema):
+    status = Text(validate=validate.OneOf(("active", "suspended")))
+    display_name = Text(allow_none=True, validate=validate.Length(max=320))
+    time_zone = Text(allow_none=True, validate=validate.Length(max=64),
+                     metadata={"description": "An IANA time zone (Europe/Paris); null clears it"})
+    type = Text(validate=validate.OneOf(("standard", "viewer")),
+                metadata={"description": "owner changes only by transferring ownership"})
 
 
 class MemberListArgs(Schema):
@@ -140,17 +158,44 @@ class RoleMapSchema(Schema):
 
 
 class PrivilegeSourceSchema(Schema):
-    type = Text()
+    type = Text(metadata={"description": "direct, group, or token (a service token's scopes)"})
     role = Text()
     role_id = Text()
     group_id = Text()
     group = Text(allow_none=True)
+    scopes = fields.List(Text())
+
+
+class ResourcePrivilegesSchema(Schema):
+    resource = Text()
+    actions = fields.List(Text())
+    sources = fields.List(fields.Nested(PrivilegeSourceSchema),
+                          metadata={"description": "The roles (direct or through a group) granting these actions"})
 
 
 class EnvPrivilegesSchema(Schema):
     environment = Text()
     privileges = fields.List(Text())
     sources = fields.List(fields.Nested(PrivilegeSourceSchema))
+    resources = fields.List(fields.Nested(ResourcePrivilegesSchema), metadata={
+        "description": "The same privileges by resource, each with the roles and sources granting it"})
+
+
+class MembershipSchema(Schema):
+    id = Text()
+    type = Text()
+    status = Text()
+    owner = fields.Boolean(attribute="is_owner")
+    source = Text()
+
+
+class ContextSchema(Schema):
+    workspace = fields.Nested(WorkspaceSchema)
+    membership = fields.Nested(MembershipSchema, allow_none=True,
+                               metadata={"description": "null for a service token, which acts as no person"})
+    roles = fields.Dict(keys=Text(), values=Text(), metadata={"description": "My direct role per environment"})
+    privileges = fields.List(fields.Nested(EnvPrivilegesSchema),
+                             metadata={"description": "My effective privileges per environment and their sources"})
 
 
 class TransferSchema(Schema):
@@ -212,10 +257,35 @@ class GroupSchema(Schema):
     id = Text()
     display_name = Text()
     external_id = Text(allow_none=True)
+    source = Text(metadata={"description": "scim:<idp> (managed by that IdP), or admin"})
     member_count = fields.Integer()
     grants = fields.Dict(keys=Text(), values=Text())
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
+
+
+class GroupCreateSchema(Schema):
+    display_name = Text(required=True, validate=validate.Length(min=1, max=320))
+    external_id = Text(allow_none=True, load_default=None, validate=validate.Length(max=320))
+
+
+class GroupUpdateSchema(Schema):
+    display_name = Text(validate=validate.Length(min=1, max=320))
+    external_id = Text(allow_none=True, validate=validate.Length(max=320))
+
+
+MAX_GROUP_MEMBER_IDS = 10000
+
+
+class MemberIdsSchema(Schema):
+    member_ids = fields.List(Text(validate=validate.Length(min=1, max=64)), required=True,
+                             validate=validate.Length(min=1, max=MAX_GROUP_MEMBER_IDS))
+
+
+class MembershipChangeSchema(Schema):
+    added = fields.List(Text(), metadata={"description": "Members that were not in the group before"})
+    removed = fields.List(Text(), metadata={"description": "Members that were in the group before"})
+    member_count = fields.Integer()
 
 
 class PageArgs(Schema):

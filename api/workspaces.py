@@ -68,6 +68,9 @@ class WorkspaceItem(MethodView):
             access.require("roles:manage")
         return svc.update_workspace(workspace, current_actor(), data)
 
+    # The Workspaces API the seed replaces updates with PUT: same partial update as PATCH.
+    put = patch
+
     @blp.arguments(DeleteWorkspaceSchema)
     @blp.response(204)
     @operation("workspace.deleted", "workspace")

@@ -100,7 +100,7 @@ class Bench:
             try:
                 if self.http.get(f"{self.base}/ServiceProviderConfig", timeout=2).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # a busy machine starts the workers slowly
                 time.sleep(0.2)
         raise RuntimeError("server did not start")
 
@@ -243,15 +243,17 @@ def machine():
     return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, Python {platform.python_version()}, {platform.system()}"
 
 
-def table(results, args):
-    lines = [f"### {args.db}{' (quick)' if args.quick else ''}, provisioning log {args.audit} — "
+def table(results, args, targets=None, title=None):
+    """Return the results as a Markdown table, each measure with its target (default: the SCIM targets)."""
+    targets = TARGETS if targets is None else targets
+    lines = [f"### {title or ''}{args.db}{' (quick)' if args.quick else ''}, provisioning log {args.audit} — "
              f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC", "",
              f"Machine: {machine()}. Server: gunicorn -w 2 wsgi:app. Client: one thread. "
              f"Sizes: {results.get('_sizes')}.", "", "| measure | result | target | met |", "|---|---|---|---|"]
     for key, value in results.items():
         if key.startswith("_"):
             continue
-        target = TARGETS.get(key)
+        target = targets.get(key)
         met = ""
         if target:
             op, bound = target
@@ -260,25 +262,34 @@ def table(results, args):
     return "\n".join(lines) + "\n"
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def arguments(doc, postgres_db="roster_bench"):
+    """Parse the command line every benchmark shares."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/roster_bench")
+    parser.add_argument("--postgres-url", default=f"postgresql://postgres@127.0.0.1:5432/{postgres_db}")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--audit", choices=["on", "off"], default="on")
     parser.add_argument("--record", action="store_true", help="append the table to bench/RESULTS.md")
-    args = parser.parse_args()
-    bench = Bench(args)
+    return parser.parse_args()
+
+
+def run_and_report(bench, run, args, **table_options):
+    """Set the server up, run(bench), stop it; print the table and append it to bench/RESULTS.md on --record."""
     try:
         bench.setup()
-        results = bench.run()
+        results = run(bench)
     finally:
         bench.stop()
-    text = table(results, args)
+    text = table(results, args, **table_options)
     print(text)
     if args.record:
         with open(os.path.join(ROOT, "bench", "RESULTS.md"), "a") as fh:
             fh.write("\n" + text)
+
+
+def main():
+    args = arguments(__doc__)
+    run_and_report(Bench(args), Bench.run, args)
 
 
 if __name__ == "__main__":

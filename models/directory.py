@@ -7,6 +7,10 @@ from .db import BaseModel, new_id, utcnow
 from .workspace import Workspace
 
 MEMBER_STATUSES = ("invited", "active", "suspended")
+MEMBER_TYPES = ("owner", "standard", "viewer")
+# Where a member or group came from: "scim:<idp>" (the IdP owns its SCIM attributes), "invitation", "admin",
+# "owner" (the workspace's creator).
+SCIM_SOURCE_PREFIX = "scim:"
 
 
 class Person(BaseModel):
@@ -48,6 +52,10 @@ class Member(BaseModel):
     email_ci = CharField(320, null=True)
     status = CharField(16, default="active")
     is_owner = BooleanField(default=False)
+    type = CharField(16, default="standard")  # MEMBER_TYPES; "owner" follows is_owner
+    source = CharField(64, default="admin")
+    time_zone = CharField(64, null=True)
+    last_active_at = DateTimeField(null=True)
     attributes = JSONField(default=dict)  # the SCIM document (core at top level, extensions under their URN)
     version = IntegerField(default=1)
     created_at = DateTimeField(default=utcnow)
@@ -88,6 +96,7 @@ class Group(BaseModel):
     display_name = CharField(320)
     display_name_ci = CharField(320)
     external_id = CharField(320, null=True)
+    source = CharField(64, default="admin")
     attributes = JSONField(default=dict)
     version = IntegerField(default=1)
     created_at = DateTimeField(default=utcnow)

@@ -6,16 +6,17 @@ from models.services import groups as groups_svc
 from tests.factories import CLI
 from tests.tables import table_names
 
-# Reading with a token refreshes its last use; that is not a write the request made.
-VOLATILE_COLUMNS = {("token", "last_used_at")}
+# Reading with a token refreshes its last use and its person's last activity; not writes the request made.
+VOLATILE_COLUMNS = {("token", "last_used_at"), ("member", "last_active_at")}
 # The provisioning log records refused requests too (tests/events prove what it writes); a refusal changes nothing else.
 AUDIT_TABLES = {"provisioning_event", "provisioning_chain", "provisioning_event_ref", "provisioning_checkpoint"}
 
 
-def make_group(workspace, name, members=(), grants=None):
-    """Create a group (as SCIM would) with `members` and role grants {environment: role name}."""
+def make_group(workspace, name, members=(), grants=None, source="scim:okta"):
+    """Create a group (as SCIM from Okta would, unless `source` says otherwise) with `members` and role grants
+    {environment: role name}."""
     group = Group.create(workspace=workspace.id, display_name=name, display_name_ci=name.lower(),
-                         attributes={"displayName": name})
+                         attributes={"displayName": name}, source=source)
     for member in members:
         GroupMember.create(workspace=workspace.id, group=group.id, member=member.id)
     if grants:

@@ -4,11 +4,19 @@ Rules (README.md, "Who may do what"): a member's privileges in an environment ar
 roles its groups grant there. Workspace-level actions need the privilege in at least one enabled environment;
 actions about one environment (granting a prod role, inviting with a prod role) need it in that environment.
 Service tokens: `admin` acts as Admin everywhere in its workspace, `audit:read` reads and exports the log.
+A member of type `viewer` holds only the read privileges of what its roles and groups grant (a contractor in an
+IdP group granting Admin still cannot write).
 """
 
+import datetime
+
+from ..db import utcnow
 from ..directory import GroupGrant, GroupMember, Member, MemberRole, Role
-from ..privileges import ALL_PRIVILEGES
+from ..privileges import ALL_PRIVILEGES, READ_PRIVILEGES
 from . import NotFoundError, PermissionDeniedError
+
+# last_active_at moves at most once a minute: a busy person costs one UPDATE a minute, not one per request.
+ACTIVITY_RESOLUTION = datetime.timedelta(seconds=60)
 
 SCOPE_PRIVILEGES = {
     "admin": ALL_PRIVILEGES,
@@ -46,12 +54,30 @@ def privilege_sources(member):
     return out
 
 
+def cap(member, privileges):
+    """Return the privileges the member may use of `privileges`: none when suspended, reads only for a viewer."""
+    if member.status == "suspended":
+        return frozenset()
+    return privileges & READ_PRIVILEGES if member.type == "viewer" else privileges
+
+
 def effective_privileges(member, environments):
     """Return {environment: frozenset(privileges)} for every environment in `environments`."""
     if member is None or member.status == "suspended":
         return {env: frozenset() for env in environments}
     sources = privilege_sources(member)
-    return {env: frozenset().union(*(p for p, _ in sources.get(env, []))) for env in environments}
+    return {env: cap(member, frozenset().union(*(p for p, _ in sources.get(env, [])))) for env in environments}
+
+
+def note_activity(member):
+    """Move the member's last_active_at to now, at most once per minute (one guarded UPDATE, no read)."""
+    now = utcnow()
+    if member.last_active_at is None or now - member.last_active_at > ACTIVITY_RESOLUTION:
+        (Member.update(last_active_at=now)
+         .where(Member.id == member.id, Member.workspace == member.workspace_id,
+                Member.last_active_at.is_null() | (Member.last_active_at < now - ACTIVITY_RESOLUTION))
+         .execute())
+        member.last_active_at = now
 
 
 class Access:
@@ -112,5 +138,6 @@ def access_for(actor, workspace):
         member = Member.get_or_none(Member.workspace == workspace.id, Member.person == actor.person.id)
         if member is None:
             raise NotFoundError("Workspace not found")
+        note_activity(member)
         return Access(actor, workspace, member)
     raise NotFoundError("Workspace not found")

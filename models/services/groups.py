@@ -10,14 +10,17 @@ taking `(workspace, actor, ...)` open the mutation themselves.
   membership. Every referenced id must be a member of the same workspace, else InvalidError (400).
 - Nested groups are not supported: a member that is a group of the workspace is refused (InvalidError): groups
   grant roles to members; nesting would make effective privileges transitive and unbounded.
+- A group pushed over SCIM (`source` "scim:<idp>") belongs to that IdP: the admin entry points refuse to rename,
+  fill, empty or delete it (ConflictError naming the IdP), since the next sync would undo it; its grants stay
+  Roster's. SCIM itself uses the steps, which do not ask.
 """
 
 from peewee import IntegrityError, fn
 
 from ..db import db, in_ids, not_in_ids, tenant_filter, utcnow, valid_id, workspace_row
-from ..directory import Group, GroupGrant, GroupMember, Member, Role
+from ..directory import SCIM_SOURCE_PREFIX, Group, GroupGrant, GroupMember, Member, Role
 from ..privileges import NO_ACCESS
-from . import DuplicateError, InvalidError, NotFoundError, mutation
+from . import ConflictError, DuplicateError, InvalidError, NotFoundError, mutation
 from .roles import resolve_env_roles
 from .rows import check_length, save_row
 
@@ -36,6 +39,36 @@ def list_groups(workspace, page=1, page_size=50):
     """Return (groups on the page, total) ordered by name."""
     query = Group.select().where(Group.workspace == workspace.id)
     return list(query.order_by(Group.display_name_ci).paginate(page, page_size)), query.count()
+
+
+def count_groups(workspace):
+    """Return the number of groups of the workspace."""
+    return Group.select().where(Group.workspace == workspace.id).count()
+
+
+def list_group_members(workspace, group_id, page=1, page_size=50):
+    """Return (members of the group on the page, total), ordered by userName."""
+    group = get_group(workspace, group_id)
+    query = (Member.select().join(GroupMember, on=(GroupMember.member == Member.id))
+             .where(GroupMember.group == group.id, GroupMember.workspace == workspace.id,
+                    Member.workspace == workspace.id))
+    return list(query.order_by(Member.user_name_ci, Member.id).paginate(page, page_size)), query.count()
+
+
+def managed_by(source):
+    """Return the IdP owning a row of this `source` ("scim:okta" -> "okta"), or None when Roster owns it."""
+    if source and source.startswith(SCIM_SOURCE_PREFIX):
+        idp = source[len(SCIM_SOURCE_PREFIX):]
+        return idp if idp and idp != "unknown" else "the SCIM client"
+    return None
+
+
+def refuse_if_managed(row, what):
+    """Raise ConflictError when an IdP owns `row` (a member or group): `what` it would change is the IdP's."""
+    idp = managed_by(row.source)
+    if idp:
+        raise ConflictError(f"Managed by {idp}: change it in the identity provider",
+                            errors={what: [f"{what} is provisioned by {idp} over SCIM"]})
 
 
 def member_counts(workspace, groups):
@@ -101,8 +134,9 @@ def check_member_ids(workspace, ids):
         return
     bad = [i for i in ids if not valid_id(i)]
     if not bad:
-        found = {row[0] for row in Member.select(Member.id)
-                 .where(tenant_filter(Member.workspace, workspace.id), in_ids(Member.id, ids)).tuples()}
+        # The cursor directly: peewee's row iteration costs more than the look-up for 10,000 ids.
+        found = {row[0] for row in db.execute_sql(*Member.select(Member.id).where(
+            tenant_filter(Member.workspace, workspace.id), in_ids(Member.id, ids)).sql())}
         bad = [i for i in ids if i not in found]
     if not bad:
         return
@@ -120,13 +154,17 @@ def add_members(change, workspace, group, ids):
     """Insert the membership rows that do not exist yet; return the ids added."""
     ids = list(dict.fromkeys(ids))
     check_member_ids(workspace, ids)
-    now = utcnow()
+    now = GroupMember.created_at.db_value(utcnow())
     added = []
+    # Written by hand: peewee builds a 10,000-row insert_many value by value, slower than the insert itself.
+    p = db.param
     for start in range(0, len(ids), INSERT_CHUNK):
-        rows = [{"workspace": workspace.id, "group": group.id, "member": mid, "created_at": now}
-                for mid in ids[start:start + INSERT_CHUNK]]
-        query = GroupMember.insert_many(rows).on_conflict_ignore().returning(GroupMember.member)
-        added.extend(row.member_id for row in query.execute())
+        chunk = ids[start:start + INSERT_CHUNK]
+        values = ", ".join([f"({p}, {p}, {p}, {p})"] * len(chunk))
+        params = [v for mid in chunk for v in (workspace.id, group.id, mid, now)]
+        added.extend(row[0] for row in db.execute_sql(
+            f'INSERT INTO "group_member" ("workspace_id", "group_id", "member_id", "created_at") VALUES {values} '
+            f'ON CONFLICT DO NOTHING RETURNING "member_id"', params))
     if added:
         change.record("group.members_added", "group", group.id, group.display_name, after={"members": added})
     return added
@@ -192,6 +230,7 @@ def touch(group):
 
 def _columns(display_name, external_id):
     check_length("displayName", display_name)
+    check_length("displayName", display_name.lower())  # lower-casing can lengthen a string ("İ" -> "i̇")
     check_length("externalId", external_id)
     return {"display_name": display_name, "display_name_ci": display_name.lower(), "external_id": external_id}
 
@@ -204,11 +243,14 @@ def _check_name(workspace, name, group_id=None):
         raise DuplicateError(f"A Group with displayName {name} already exists")
 
 
-def insert_group(change, workspace, display_name, external_id=None, attributes=None, member_ids=(), quirks=()):
+def insert_group(change, workspace, display_name, external_id=None, attributes=None, member_ids=(), quirks=(),
+                 source="admin"):
     """Create a group with its initial members; record group.created (after: `attributes`)."""
-    attributes = attributes if attributes is not None else {"displayName": display_name}
+    attributes = attributes if attributes is not None else dict(
+        {"displayName": display_name}, **({"externalId": external_id} if external_id else {}))
     _check_name(workspace, display_name)
-    group = Group(workspace=workspace.id, attributes=attributes, **_columns(display_name, external_id))
+    group = Group(workspace=workspace.id, attributes=attributes, source=source,
+                  **_columns(display_name, external_id))
     try:
         with db.atomic():
             group.save(force_insert=True)
@@ -229,9 +271,10 @@ def update_group(change, workspace, group, display_name, external_id=None, attri
     if display_name != old_name:
         change.record("group.renamed", "group", group.id, display_name, before={"displayName": old_name},
                       after={"displayName": display_name}, quirks=quirks)
-    save_row(group, f"A Group with displayName {display_name} already exists",
-             attributes=attributes if attributes is not None else dict(group.attributes or {},
-                                                                       displayName=display_name), **columns)
+    if attributes is None:
+        attributes = {k: v for k, v in (group.attributes or {}).items() if k != "externalId"}
+        attributes.update({"displayName": display_name}, **({"externalId": external_id} if external_id else {}))
+    save_row(group, f"A Group with displayName {display_name} already exists", attributes=attributes, **columns)
 
 
 def remove_group(change, workspace, group):
@@ -243,32 +286,54 @@ def remove_group(change, workspace, group):
 
 # Entry points (workspace + actor) ---------------------------------------------------------------------------
 
+def _clean_name(display_name):
+    if not isinstance(display_name, str) or not display_name.strip():
+        raise InvalidError("A group needs a display_name", errors={"display_name": ["Must not be blank"]})
+    return display_name.strip()
+
+
 def create_group(workspace, actor, display_name, member_ids=(), external_id=None):
-    """Create a group with its initial members."""
+    """Create a group managed in Roster (source `admin`) with its initial members."""
     with mutation(workspace, actor, "group.created") as change:
-        return insert_group(change, workspace, display_name, external_id, member_ids=member_ids)
+        return insert_group(change, workspace, _clean_name(display_name), external_id or None,
+                            member_ids=member_ids)
 
 
-def rename_group(workspace, actor, group_id, display_name):
-    """Rename a group."""
+_KEEP = object()
+
+
+def rename_group(workspace, actor, group_id, display_name=None, external_id=_KEEP):
+    """Rename a group or change its externalId; refused for a group an IdP manages."""
     with mutation(workspace, actor, "group.renamed") as change:
         group = get_group(workspace, group_id, lock=True)
-        if display_name != group.display_name:
-            update_group(change, workspace, group, display_name, group.external_id)
+        name = group.display_name if display_name is None else _clean_name(display_name)
+        external_id = group.external_id if external_id is _KEEP else (external_id or None)
+        if (name, external_id) != (group.display_name, group.external_id):
+            refuse_if_managed(group, "display_name" if name != group.display_name else "external_id")
+            before = {"displayName": group.display_name, "externalId": group.external_id}
+            update_group(change, workspace, group, name, external_id)
+            if name == before["displayName"]:
+                change.record("group.updated", "group", group.id, name, before={"externalId": before["externalId"]},
+                              after={"externalId": external_id})
             touch(group)
         return group
 
 
 def delete_group(workspace, actor, group_id):
-    """Delete a group."""
+    """Delete a group; refused for a group an IdP manages."""
     with mutation(workspace, actor, "group.deleted") as change:
-        remove_group(change, workspace, get_group(workspace, group_id, lock=True))
+        group = get_group(workspace, group_id, lock=True)
+        refuse_if_managed(group, "group")
+        remove_group(change, workspace, group)
 
 
 def change_members(workspace, actor, group_id, add=(), remove=()):
-    """Add and remove members of a group (only the rows that change); return (added, removed)."""
-    with mutation(workspace, actor, "group.members_changed") as change:
+    """Add and remove members of a group (only the rows that change); return (added, removed). Refused for a
+    group an IdP manages."""
+    attempted = "group.members_removed" if remove and not add else "group.members_added"
+    with mutation(workspace, actor, attempted) as change:
         group = get_group(workspace, group_id, lock=True)
+        refuse_if_managed(group, "member_ids")
         removed = remove_members(change, workspace, group, remove)
         added = add_members(change, workspace, group, add)
         if added or removed:

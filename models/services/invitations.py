@@ -206,7 +206,7 @@ def _accept_invitation(change, inv):
     for env, name in inv.env_roles.items():
         if env in workspace.environments:
             env_roles[env] = None if name == NO_ACCESS else role_by_name(workspace, name)
-    member = add_member(change, workspace, person, env_roles, display_name=inv.name or None)
+    member = add_member(change, workspace, person, env_roles, display_name=inv.name or None, source="invitation")
     inv.status = "accepted"
     inv.accepted_at = utcnow()
     inv.save()

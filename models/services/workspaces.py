@@ -400,8 +400,11 @@ def _clone_workspace(change, source, owner, name, slug):
 
 
 def workspaces_of(person):
-    """Return the workspaces `person` is a member of, by name."""
-    return list(Workspace.select().join(Member).where(Member.person == person.id).order_by(Workspace.name))
+    """Return the workspaces `person` is a member of, by name, each with `membership_status` (active,
+    suspended: a suspended member sees the workspace but may do nothing there)."""
+    rows = (Workspace.select(Workspace, Member.status.alias("membership_status")).join(Member)
+            .where(Member.person == person.id).order_by(Workspace.name).objects())
+    return list(rows)
 
 
 def seed_demo(actor, slug, owner_email):

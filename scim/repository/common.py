@@ -3,6 +3,7 @@ errors, If-Match, document diffs and the record of attempts that changed nothing
 
 import contextlib
 
+from models.directory import SCIM_SOURCE_PREFIX
 from models.services import DuplicateError, InvalidError, mutation
 
 from .. import mapping
@@ -33,6 +34,11 @@ class Options:
     def note(self, quirks):
         """Add quirk names to those the request applied."""
         self.quirks.extend(q for q in quirks if q not in self.quirks)
+
+
+def scim_source(actor):
+    """Return the `source` of what this SCIM request creates: "scim:<idp>" (the IdP then owns it)."""
+    return f"{SCIM_SOURCE_PREFIX}{actor.idp or 'unknown'}"
 
 
 @contextlib.contextmanager

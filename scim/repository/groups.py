@@ -9,7 +9,7 @@ from ..filters import matches
 from ..patch import apply_patch
 from ..schema import GROUP
 from ..validation import check_immutable, member_ids, normalize_resource
-from .common import check_if_match, diff, record_attempt, scim_mutation
+from .common import check_if_match, diff, record_attempt, scim_mutation, scim_source
 from .reads import get_group
 
 
@@ -55,7 +55,7 @@ def create_group(workspace, actor, body, options):
     ids = member_ids(doc.pop("members", None) or [])
     with scim_mutation(workspace, actor, "group.created") as change:
         group = engine.insert_group(change, workspace, doc["displayName"], doc.get("externalId"), attributes=doc,
-                                    member_ids=ids, quirks=quirks)
+                                    member_ids=ids, quirks=quirks, source=scim_source(actor))
         options.respond(group)
     return group
 

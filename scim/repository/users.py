@@ -14,7 +14,7 @@ from ..errors import InvalidValueError, UniquenessError
 from ..patch import apply_patch
 from ..schema import USER
 from ..validation import check_immutable, normalize_resource
-from .common import check_if_match, diff, record_attempt, scim_mutation
+from .common import check_if_match, diff, record_attempt, scim_mutation, scim_source
 from .reads import get_member
 
 
@@ -105,7 +105,8 @@ def create_user(workspace, actor, body, options):
         wanted = _resolve_roles(workspace, roles)
         member = members.insert_member(workspace, Member(
             workspace=workspace.id, person=person.id, attributes=stored,
-            status="suspended" if active is False else "active", **_columns(stored, email)), person)
+            status="suspended" if active is False else "active", source=scim_source(actor),
+            **_columns(stored, email)), person)
         change.record("user.created", "user", member.id, member.user_name,
                       after=dict(stored, active=member.active), quirks=quirks)
         members.apply_roles(change, workspace, member, wanted, current={})

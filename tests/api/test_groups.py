@@ -8,7 +8,7 @@ from tests import factories
 from tests.admin_helpers import assert_error, assert_guarded, make_group, snapshot
 from tests.conftest import AuthClient
 
-GROUP_KEYS = {"id", "display_name", "external_id", "member_count", "grants", "created_at", "updated_at"}
+GROUP_KEYS = {"id", "display_name", "external_id", "source", "member_count", "grants", "created_at", "updated_at"}
 
 
 def test_list_groups(world):
@@ -84,7 +84,7 @@ def test_replace_grants(world):
         f"{world.base}/members/{world.operator.id}/privileges").json}
     assert report["test"]["privileges"] == sorted(SYSTEM_ROLES["Member"][1])
     assert report["test"]["sources"][0]["group"] == "Engineering"
-    assert report["prod"] == {"environment": "prod", "privileges": [], "sources": []}
+    assert report["prod"] == {"environment": "prod", "privileges": [], "sources": [], "resources": []}
     assert [s["type"] for s in report["dev"]["sources"]] == ["direct", "group"]
     cleared = world.c.admin.put(path, json={"env_roles": []})
     assert cleared.json == {"roles": {"dev": "NoAccess", "test": "NoAccess", "prod": "NoAccess"}}

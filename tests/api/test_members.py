@@ -9,7 +9,8 @@ from tests import factories
 from tests.admin_helpers import assert_error, assert_guarded, snapshot
 from tests.conftest import AuthClient
 
-MEMBER_KEYS = {"id", "email", "user_name", "display_name", "status", "is_owner", "roles", "groups", "created_at",
+MEMBER_KEYS = {"id", "email", "user_name", "display_name", "external_id", "status", "is_owner", "type", "source",
+               "time_zone", "last_active_at", "roles", "groups", "created_at",
                "updated_at"}
 READONLY = sorted(SYSTEM_ROLES["Readonly"][1])
 
@@ -213,7 +214,7 @@ def test_no_access_removes_access(world):
     ([{"environment_type": "dev", "name": ""}], 422, None),
     ([{"environment_type": "dev", "name": 7}], 422, None),
     ([{"environment_type": "dev", "name": "x" * 101}], 422, None),
-    ([{"environment_type": "d" * 17, "name": "Admin"}], 422, None),
+    ([{"environment_type": "d" * 17, "name": "Admin"}], 400, "Environment " + "d" * 17 + " not found"),
     ([{"environment_type": e, "name": "Member"} for e in ("dev", "test", "prod", "dev")], 422, None),
     ("dev=Admin", 422, None),
     (None, 422, None),
@@ -279,7 +280,7 @@ def test_privileges_per_environment_with_sources(world):
     assert [e["environment"] for e in r.json] == ["dev", "test", "prod"]
     assert by_env["dev"]["privileges"] == ["members:read", "members:update"]
     assert by_env["dev"]["sources"] == [{"type": "direct", "role": "Operator", "role_id": world.operator_role.id}]
-    assert by_env["test"] == {"environment": "test", "privileges": [], "sources": []}
+    assert by_env["test"] == {"environment": "test", "privileges": [], "sources": [], "resources": []}
     assert by_env["prod"]["privileges"] == READONLY
     [source] = by_env["prod"]["sources"]
     assert source["type"] == "group" and source["role"] == "Readonly"

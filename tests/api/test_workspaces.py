@@ -44,7 +44,7 @@ def test_list_my_workspaces_per_caller(world):
     assert r.status_code == 200
     assert r.json["total"] == 1
     [item] = r.json["items"]
-    assert set(item) == WORKSPACE_KEYS
+    assert set(item) == WORKSPACE_KEYS | {"membership_status"}
     assert item["slug"] == "acme" and item["name"] == "Acme" and item["environments"] == ["dev", "test", "prod"]
     assert world.c.readonly.get("/api/v1/workspaces").json["items"][0]["slug"] == "acme"
     assert [w["slug"] for w in world.c.admin.get("/api/v1/workspaces").json["items"]] == ["acme"]
@@ -502,3 +502,22 @@ def test_changing_environments_also_needs_roles_manage(world):
     assert body["message"] == "Missing privilege roles:manage"
     assert snapshot() == before
     assert editor.patch(world.base, json={"name": "Renamed"}).json["name"] == "Renamed"
+
+
+def test_put_updates_a_workspace_as_patch_does(world):
+    r = world.c.owner.put(world.base, json={"name": "Acme Corp"})
+    assert r.status_code == 200 and r.json["name"] == "Acme Corp" and r.json["slug"] == "acme"
+    assert world.c.owner.get(world.base).json["name"] == "Acme Corp"
+    assert world.c.readonly.put(world.base, json={"name": "Nope"}).status_code == 403
+
+
+@pytest.mark.parametrize("name", ["Not existing environment", "e" * 5000])
+def test_unknown_environment_however_long_is_400(world, name):
+    before = snapshot()
+    for r in (world.c.owner.put(f"{world.base}/members/{world.member.id}/roles",
+                                json={"env_roles": [{"environment_type": name, "name": "Member"}]}),
+              world.c.owner.post(world.base + "/invitations",
+                                 json={"email": "new@acme.test",
+                                       "env_roles": [{"environment_type": name, "name": "Member"}]})):
+        assert assert_error(r, 400)["message"] == f"Environment {name} not found"
+    assert snapshot() == before

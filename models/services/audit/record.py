@@ -23,7 +23,8 @@ log = logging.getLogger("roster.audit")
 OPERATIONS = (
     "workspace.created", "workspace.updated", "workspace.settings_changed", "workspace.deletion_code_sent",
     "workspace.cloned", "workspace.deleted",
-    "member.added", "member.removed", "member.left", "member.ownership_transferred", "member.roles_changed",
+    "member.added", "member.updated", "member.removed", "member.left", "member.ownership_transferred",
+    "member.roles_changed",
     "role.granted", "role.revoked", "role.created", "role.updated", "role.privileges_changed", "role.deleted",
     "group.grants_changed",
     "invitation.sent", "invitation.resent", "invitation.revoked", "invitation.accepted",

@@ -6,12 +6,12 @@ from ...db import contains_ci, db, id_list_sql, tenant_sql, workspace_row
 from ...directory import Group, GroupGrant, GroupMember, Member, MemberRole, Role
 from ...privileges import NO_ACCESS
 from .. import NotFoundError
-from ..authz import privilege_sources
+from ..authz import cap, privilege_sources
 
 
-def get_member(workspace, member_id):
-    """Return a member of the workspace or raise NotFoundError."""
-    member = workspace_row(Member, workspace.id, member_id)
+def get_member(workspace, member_id, lock=False):
+    """Return a member of the workspace (locked FOR UPDATE on PostgreSQL when asked) or raise NotFoundError."""
+    member = workspace_row(Member, workspace.id, member_id, lock)
     if member is None:
         raise NotFoundError("Member not found")
     return member
@@ -120,12 +120,32 @@ def privileges_report(workspace, member):
     report = []
     for env in workspace.environments:
         entries = sources.get(env, [])
-        privs = frozenset().union(*(p for p, _ in entries)) if member.status != "suspended" else frozenset()
-        via = []
-        for _, src in entries:
+        privs = cap(member, frozenset().union(*(p for p, _ in entries)))
+        via, resources = [], {}
+        for granted, src in entries:
             src = dict(src)
             if src.get("group_id"):
                 src["group"] = group_names.get(src["group_id"])
             via.append(src)
-        report.append({"environment": env, "privileges": sorted(privs), "sources": via})
+            for privilege in sorted(granted & privs):
+                resource, action = privilege.split(":", 1)
+                entry = resources.setdefault(resource, {"resource": resource, "actions": set(), "sources": []})
+                entry["actions"].add(action)
+                if src not in entry["sources"]:
+                    entry["sources"].append(src)
+        report.append({"environment": env, "privileges": sorted(privs), "sources": via,
+                       "resources": [dict(r, actions=sorted(r["actions"])) for _, r in sorted(resources.items())]})
     return report
+
+
+def context_of(workspace, access):
+    """Return what the acting caller is here: its membership, direct role and effective privileges per
+    environment with their sources (a service token: no membership, its scopes' privileges)."""
+    member = access.member
+    if member is None:
+        source = {"type": "token", "scopes": sorted(access.actor.scopes)}
+        return {"workspace": workspace, "membership": None, "roles": {},
+                "privileges": [{"environment": env, "privileges": sorted(access.by_env.get(env, ())),
+                                "sources": [source]} for env in workspace.environments]}
+    return {"workspace": workspace, "membership": member, "roles": env_role_map(workspace, member),
+            "privileges": privileges_report(workspace, member)}

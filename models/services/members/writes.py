@@ -4,12 +4,16 @@ Steps taking a `change` run inside a mutation opened by their caller (SCIM's rep
 invitation acceptance); the entry points taking `(workspace, actor, ...)` open the mutation themselves.
 """
 
+import zoneinfo
+
 from peewee import IntegrityError
 
 from ...db import db, tenant_filter, utcnow
 from ...directory import Member, MemberRole, Role
 from .. import ConflictError, DuplicateError, InvalidError, NotFoundError, PermissionDeniedError, mutation
 from ..roles import resolve_env_roles
+from ..rows import save_row
+from ..groups import refuse_if_managed
 from .reads import direct_roles, env_role_map, get_member, member_by_person
 
 OWNER_DEMOTED = "The owner cannot be demoted; transfer ownership first"
@@ -32,11 +36,14 @@ def insert_member(workspace, member, person):
     return member
 
 
-def add_member(change, workspace, person, env_roles, status="active", display_name=None, is_owner=False):
-    """Create a membership for `person` with direct roles {environment: Role or None}; record member.added."""
+def add_member(change, workspace, person, env_roles, status="active", display_name=None, is_owner=False,
+               source="admin"):
+    """Create a membership for `person` with direct roles {environment: Role or None}; record member.added.
+    `source` says where it came from ("invitation", "admin"; the owner's is "owner")."""
     member = insert_member(workspace, Member(
         workspace=workspace.id, person=person.id, user_name=person.email, user_name_ci=person.email,
         email_ci=person.email, display_name=display_name or person.name or None, status=status, is_owner=is_owner,
+        type="owner" if is_owner else "standard", source="owner" if is_owner else source,
         attributes={"userName": person.email, "emails": [{"value": person.email, "type": "work", "primary": True}]}),
         person)
     granted = {}
@@ -100,6 +107,64 @@ def delete_member(change, workspace, member, operation, before):
 
 
 # Entry points -----------------------------------------------------------------------------------------------
+
+SETTABLE_TYPES = ("standard", "viewer")
+
+
+def _check_time_zone(value):
+    if value is None:
+        return None
+    try:
+        if value != value.strip() or not value or len(value) > 64:
+            raise ValueError(value)
+        zoneinfo.ZoneInfo(value)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        raise InvalidError(f"Unknown time zone {value[:64]}",
+                           errors={"time_zone": ["An IANA time zone such as Europe/Paris"]}) from None
+    return value
+
+
+def update_member(workspace, actor, member_id, data):
+    """Change a member's status (suspended/active), display name, time zone or type (standard/viewer).
+
+    What an IdP provisioned (status, display name) is the IdP's: 409 naming it. The owner cannot be suspended
+    and its type stays `owner` (transfer ownership to change it). Records user.deactivated/user.reactivated for
+    the status and member.updated for the rest."""
+    with mutation(workspace, actor, "member.updated") as change:
+        member = get_member(workspace, member_id, lock=True)
+        before, after, columns = {}, {}, {}
+        if "status" in data and (data["status"] == "suspended") != (member.status == "suspended"):
+            refuse_if_managed(member, "status")
+            suspended = data["status"] == "suspended"
+            set_suspended(change, member, suspended, {"status": member.status},
+                          {"status": "suspended" if suspended else "active"})
+            columns["status"] = member.status
+        if "display_name" in data and (data["display_name"] or None) != member.display_name:
+            refuse_if_managed(member, "display_name")
+            name = (data["display_name"] or "").strip() or None
+            before["display_name"], after["display_name"] = member.display_name, name
+            columns["display_name"] = name
+            columns["attributes"] = {k: v for k, v in (member.attributes or {}).items() if k != "displayName"}
+            if name:
+                columns["attributes"]["displayName"] = name
+        if "time_zone" in data and data["time_zone"] != member.time_zone:
+            before["time_zone"], after["time_zone"] = member.time_zone, _check_time_zone(data["time_zone"])
+            columns["time_zone"] = after["time_zone"]
+        if "type" in data and data["type"] != member.type:
+            if member.is_owner:
+                raise ConflictError("The owner's type is owner; transfer ownership to change it")
+            if data["type"] not in SETTABLE_TYPES:
+                raise InvalidError(f"type must be one of {', '.join(SETTABLE_TYPES)}; ownership is transferred",
+                                   errors={"type": [f"One of {', '.join(SETTABLE_TYPES)}"]})
+            before["type"], after["type"] = member.type, data["type"]
+            columns["type"] = data["type"]
+        if after:
+            change.record("member.updated", "user", member.id, member.user_name, before=before, after=after)
+        if columns:
+            columns.update(version=member.version + 1, updated_at=utcnow())
+            save_row(member, "Member changed concurrently", **columns)
+        return member
+
 
 def set_roles(workspace, actor, member_id, env_roles, access=None):
     """Set direct roles per environment ([{environment_type, name}]); NoAccess removes access there. Return the
@@ -167,9 +232,9 @@ def transfer_ownership(workspace, actor, new_owner_id):
             MemberRole.delete().where(MemberRole.workspace == workspace.id, MemberRole.member == new_owner.id,
                                       MemberRole.environment == env).execute()
             MemberRole.create(workspace=workspace.id, member=new_owner.id, environment=env, role=admin.id)
-        Member.update(is_owner=False).where(Member.workspace == workspace.id,
-                                            Member.id == current_owner.id).execute()
-        Member.update(is_owner=True, version=Member.version + 1, updated_at=utcnow()).where(
+        Member.update(is_owner=False, type="standard").where(Member.workspace == workspace.id,
+                                                             Member.id == current_owner.id).execute()
+        Member.update(is_owner=True, type="owner", version=Member.version + 1, updated_at=utcnow()).where(
             Member.workspace == workspace.id, Member.id == new_owner.id).execute()
         change.record("member.ownership_transferred", "user", new_owner.id, new_owner.user_name,
                       before={"owner": current_owner.id}, after={"owner": new_owner.id})
