@@ -16,6 +16,8 @@ ENV_KEYS = {
     "SMTP_SSL": ("false", "Use SMTP over TLS"),
     "MAIL_FROM": ("Roster <no-reply@roster.local>", "Sender address"),
     "SCIM_MAX_RESULTS": ("1000", "Largest SCIM page size"),
+    "SSO_ALLOW_PRIVATE_NETWORK": ("false", "Let SSO fetch metadata/discovery from private and loopback "
+                                  "addresses (IdPs on the operator's own network; tests). Never a tenant setting"),
     "AUDIT_LOG": ("true", "Record the provisioning log; turn off only to measure what it costs (bench/)"),
 }
 
@@ -38,6 +40,7 @@ def load(instance_path, overrides=None):
         "MAIL_FROM": env["MAIL_FROM"],
         "SCIM_MAX_RESULTS": int(env["SCIM_MAX_RESULTS"]),
         "AUDIT_LOG": env["AUDIT_LOG"].lower() in TRUE,
+        "SSO_ALLOW_PRIVATE_NETWORK": env["SSO_ALLOW_PRIVATE_NETWORK"].lower() in TRUE,
         "TESTING": False,
     }
     config.update(overrides or {})

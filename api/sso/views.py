@@ -92,7 +92,8 @@ class TestRunSchema(Schema):
 
 def site():
     """Return the public URL and secret key the SSO service works with."""
-    return svc.Site(current_app.config["PUBLIC_URL"], current_app.config["SECRET_KEY"])
+    return svc.Site(current_app.config["PUBLIC_URL"], current_app.config["SECRET_KEY"],
+                    bool(current_app.config.get("SSO_ALLOW_PRIVATE_NETWORK")))
 
 
 def connection_out(connection):

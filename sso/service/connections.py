@@ -15,7 +15,7 @@ from peewee import IntegrityError
 from models.db import db, new_id, utcnow
 from models.services import ConflictError, InvalidError, NotFoundError, mutation
 from models.sso import CONNECTION_STATUSES, PASSING, PROVIDERS, SsoConnection, SsoConsumedId, SsoDomain, SsoTestRun
-from sso.fetch import FetchError, fetch_url
+from sso.fetch import FetchError
 from sso.saml import SamlError, parse_metadata
 
 NAME_MAX = 200
@@ -102,13 +102,20 @@ def _check_name(name):
     return name.strip()
 
 
-def _check_url(url, field):
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+def _check_url(url, field, site):
+    """Return the URL if it is https (or http to a loopback host when the operator allows private networks)."""
     if not isinstance(url, str) or len(url) > MAX_URL:
-        raise InvalidError(f"Invalid {field}", errors={"config": {field: ["An http(s) URL"]}})
+        raise InvalidError(f"Invalid {field}", errors={"config": {field: ["An https URL"]}})
     parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidError(f"Invalid {field}",
-                           errors={"config": {field: ["Only http and https URLs are accepted"]}})
+    loopback_http = (parts.scheme == "http" and site.allow_private_network
+                     and (parts.hostname or "").lower() in LOOPBACK_NAMES)
+    if not parts.hostname or not (parts.scheme == "https" or loopback_http):
+        raise InvalidError(f"Invalid {field}: https is required", errors={"config": {field: [
+            "An https URL (plain http only to a loopback host, when the operator sets "
+            "SSO_ALLOW_PRIVATE_NETWORK)"]}})
     return url.strip()
 
 
@@ -119,9 +126,9 @@ def _unknown_keys(config, allowed, provider):
             f"Unknown; {provider} config takes {', '.join(allowed)}"] for k in unknown}})
 
 
-def _fetch_metadata(url, allow_private):
+def _fetch_metadata(url, site):
     try:
-        return fetch_url(url, allow_private_network=allow_private).text
+        return site.fetch(url).text
     except FetchError as exc:
         raise InvalidError(f"Cannot fetch the IdP metadata: {exc}",
                            errors={"config": {"metadata_url": [str(exc)]}})
@@ -134,15 +141,15 @@ def _parse_saml_metadata(xml):
         raise InvalidError(f"Invalid IdP metadata: {exc}", errors={"config": {"metadata_xml": [str(exc)]}})
 
 
-def _prepare_saml_config(workspace, config):
+def _prepare_saml_config(config, site):
     _unknown_keys(config, SAML_KEYS, "saml")
     if bool(config.get("metadata_xml")) == bool(config.get("metadata_url")):
         raise InvalidError("Give the IdP metadata as metadata_xml or metadata_url (one of them)",
                            errors={"config": {"metadata_xml": ["Give metadata_xml or metadata_url"]}})
     out = {}
     if config.get("metadata_url"):
-        out["metadata_url"] = _check_url(config["metadata_url"], "metadata_url")
-        xml = _fetch_metadata(out["metadata_url"], workspace.setting("sso.allow_private_network"))
+        out["metadata_url"] = _check_url(config["metadata_url"], "metadata_url", site)
+        xml = _fetch_metadata(out["metadata_url"], site)
         out["metadata_fetched_at"] = utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
     else:
         xml = config["metadata_xml"]
@@ -155,7 +162,7 @@ def _prepare_saml_config(workspace, config):
     return out, None
 
 
-def _prepare_oidc_config(config, existing=None):
+def _prepare_oidc_config(config, site, existing=None):
     _unknown_keys(config, OIDC_KEYS, "oidc")
     merged = dict((existing.config or {}) if existing is not None else {})
     merged.update({k: v for k, v in config.items() if k != "client_secret"})
@@ -172,7 +179,7 @@ def _prepare_oidc_config(config, existing=None):
         errors["client_secret"] = ["Required"]
     if errors:
         raise InvalidError("Invalid oidc config", errors={"config": errors})
-    issuer = _check_url(merged["issuer"], "issuer")
+    issuer = _check_url(merged["issuer"], "issuer", site)
     return {"issuer": issuer, "client_id": merged["client_id"].strip()}, secret
 
 
@@ -184,7 +191,7 @@ class Prepared:
     secret: str | None = None
 
 
-def prepare_connection(workspace, data, existing=None):
+def prepare_connection(data, site, existing=None):
     """Validate a create (existing=None) or update body and fetch what it names; return Prepared."""
     if not isinstance(data, dict):
         raise InvalidError("The body must be an object")
@@ -205,9 +212,9 @@ def prepare_connection(workspace, data, existing=None):
         if not isinstance(config, dict):
             raise InvalidError("Invalid config", errors={"config": ["An object"]})
         if provider == "saml":
-            fields["config"], secret = _prepare_saml_config(workspace, config)
+            fields["config"], secret = _prepare_saml_config(config, site)
         else:
-            fields["config"], secret = _prepare_oidc_config(config, existing)
+            fields["config"], secret = _prepare_oidc_config(config, site, existing)
     if "status" in data:
         if data["status"] not in CONNECTION_STATUSES:
             raise InvalidError("Invalid status", errors={"status": [f"One of {', '.join(CONNECTION_STATUSES)}"]})
@@ -331,7 +338,7 @@ def _delete(change, workspace, connection):
 
 def create_connection(workspace, actor, data, site):
     """Create a connection from a request body: validate and fetch first, then write in one mutation."""
-    prepared = prepare_connection(workspace, data)
+    prepared = prepare_connection(data, site)
     with mutation(workspace, actor, "sso.connection.create") as change:
         return _create(change, workspace, prepared, site)
 
@@ -339,7 +346,7 @@ def create_connection(workspace, actor, data, site):
 def update_connection(workspace, actor, connection_id, data, site):
     """Change a connection of the workspace from a request body: validate and fetch first, then write."""
     connection = get_connection(workspace, connection_id)
-    prepared = prepare_connection(workspace, data, existing=connection)
+    prepared = prepare_connection(data, site, existing=connection)
     with mutation(workspace, actor, "sso.connection.update") as change:
         return _update(change, workspace, connection, prepared, site)
 

@@ -17,7 +17,7 @@ from models.services import ConflictError, InvalidError, NotFoundError, mutation
 from models.sso import SsoConnection, SsoConsumedId, SsoTestRun
 from models.workspace import Workspace
 from sso.checks import FAIL, PASS, Check, summarize
-from sso.fetch import FetchError, fetch_url
+from sso.fetch import FetchError
 from sso.oidc import ProviderMetadata, authorization_request, discover, fetch_jwks, finish_login
 from sso.saml import SamlError, check_metadata, start_login, verify_response
 
@@ -61,14 +61,6 @@ def _check_dicts(checks):
     return [c.to_dict() if hasattr(c, "to_dict") else dict(c) for c in checks]
 
 
-def _fetcher(workspace):
-    allow = workspace.setting("sso.allow_private_network")
-
-    def fetch(url, **kwargs):
-        return fetch_url(url, allow_private_network=allow, **kwargs)
-    return fetch
-
-
 def prepare_saml_test(workspace, connection, site):
     """Run the metadata checks (re-fetching metadata_url) and build the AuthnRequest; return TestStart."""
     config = connection.config or {}
@@ -76,7 +68,7 @@ def prepare_saml_test(workspace, connection, site):
     xml, context = config.get("metadata_xml"), None
     if config.get("metadata_url"):
         try:
-            xml = _fetcher(workspace)(config["metadata_url"]).text
+            xml = site.fetch(config["metadata_url"]).text
             checks.append(Check("saml.metadata.fetch", "metadata", PASS,
                                 f"Fetched the IdP metadata from {config['metadata_url']}"))
             context = {"metadata_xml": xml}
@@ -101,7 +93,7 @@ def prepare_saml_test(workspace, connection, site):
 def prepare_oidc_test(workspace, connection, site):
     """Check discovery and keys, then build the authorization URL (PKCE S256, nonce, state)."""
     config = connection.config or {}
-    fetch = _fetcher(workspace)
+    fetch = site.fetch
     checks, provider = discover(config["issuer"], fetch)
     if provider is None:
         return TestStart(checks=checks)
@@ -265,7 +257,7 @@ def verify_oidc_answer(workspace, connection, run, args, site):
     live, profile = finish_login(provider, code=code, code_verifier=site.unseal(run.code_verifier),
                                  nonce=run.nonce, client_id=connection.config["client_id"],
                                  client_secret=site.unseal(connection.secret),
-                                 redirect_uri=site.redirect_uri(connection), fetch=_fetcher(workspace),
+                                 redirect_uri=site.redirect_uri(connection), fetch=site.fetch,
                                  allowed_domains=connection.domains)
     return checks + live, profile
 

@@ -10,15 +10,22 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from models.services import InvalidError
+from sso.fetch import fetch_url
 from sso.saml import NAMEID_EMAIL, sp_metadata
 
 
 @dataclasses.dataclass(frozen=True)
 class Site:
-    """Where Roster is reachable (PUBLIC_URL) and the key that seals secrets (SECRET_KEY)."""
+    """Where Roster is reachable (PUBLIC_URL), the key that seals secrets (SECRET_KEY) and the operator's network
+    policy (SSO_ALLOW_PRIVATE_NETWORK: private and loopback IdPs; never a workspace setting)."""
 
     public_url: str
     secret_key: str
+    allow_private_network: bool = False
+
+    def fetch(self, url, **kwargs):
+        """Fetch a URL an IdP configuration names, under the operator's network policy (sso.fetch)."""
+        return fetch_url(url, allow_private_network=self.allow_private_network, **kwargs)
 
     def sp_entity_id(self, connection):
         """Return the SAML SP entityID of a connection (its metadata URL)."""

@@ -60,7 +60,7 @@ def test_discovery_issuer_must_match_exactly(oidc_provider):
 def test_discovery_refuses_loopback_by_default(oidc_provider):
     checks, provider = oidc.discover(oidc_provider.issuer, fetch_url)
     assert failures(checks) == ["oidc.discovery.fetch"]
-    assert "sso.allow_private_network" in checks[0].message
+    assert "SSO_ALLOW_PRIVATE_NETWORK" in checks[0].message
     assert provider is None
 
 

@@ -15,7 +15,7 @@ from .helpers import (allow_private_network, checks_by_id, complete_oidc_login, 
 @pytest.fixture
 def oidc_setup(app, workspace_setup, oidc_provider):
     s = workspace_setup
-    allow_private_network(app, s.workspace)
+    allow_private_network(app)
     return s, create_oidc(s.admin_client, s.workspace, oidc_provider)
 
 
@@ -48,7 +48,7 @@ def test_round_trip_passes(app, client, oidc_setup, oidc_provider):
 
 def test_private_issuer_refused_without_the_setting(app, oidc_setup):
     s, connection = oidc_setup
-    allow_private_network(app, s.workspace, False)
+    allow_private_network(app, False)
     run = start_test(s.admin_client, s.workspace, connection)
     assert run["status"] == "failed" and run["login_url"] is None
     fetch = [c for c in run["checks"] if c["id"] == "oidc.discovery.fetch"][0]
