@@ -61,6 +61,11 @@ def _check_dicts(checks):
     return [c.to_dict() if hasattr(c, "to_dict") else dict(c) for c in checks]
 
 
+def _has_failure(checks):
+    """A failed static check means no sign-in link is issued (a javascript: endpoint, a refused algorithm…)."""
+    return any(c.status == FAIL for c in checks)
+
+
 def prepare_saml_test(workspace, connection, site):
     """Run the metadata checks (re-fetching metadata_url) and build the AuthnRequest; return TestStart."""
     config = connection.config or {}
@@ -78,6 +83,8 @@ def prepare_saml_test(workspace, connection, site):
                                 fix="Check the metadata URL, or paste the metadata XML instead."))
             return TestStart(checks=checks)
     checks += check_metadata(xml)  # a missing xmlsec1 is a check there, not an exception
+    if _has_failure(checks):
+        return TestStart(checks=checks)
     state = secrets.token_urlsafe(24)
     try:
         request_id, login_url = start_login(xml, site.sp_entity_id(connection), site.acs_url(connection),
@@ -94,12 +101,12 @@ def prepare_oidc_test(workspace, connection, site):
     """Check discovery and keys, then build the authorization URL (PKCE S256, nonce, state)."""
     config = connection.config or {}
     fetch = site.fetch
-    checks, provider = discover(config["issuer"], fetch)
+    checks, provider = discover(config["issuer"], fetch, allow_loopback_http=site.allow_private_network)
     if provider is None:
         return TestStart(checks=checks)
     jwks_checks, jwks = fetch_jwks(provider.jwks_uri, fetch)
     checks += jwks_checks
-    if jwks is None:
+    if jwks is None or _has_failure(checks):
         return TestStart(checks=checks)
     try:
         site.unseal(connection.secret or "")
