@@ -49,7 +49,11 @@ class ConnectionUpdateSchema(Schema):
                           validate=validate.Length(min=1, max=50))
     config = fields.Dict()
     status = fields.String(validate=validate.OneOf(CONNECTION_STATUSES), metadata={
-        "description": "active needs a passing test of the current configuration"})
+        "description": "active needs a test of the current configuration with no failed check and every "
+                       "warning acknowledged (acknowledge_warnings)"})
+    acknowledge_warnings = fields.List(fields.String(validate=validate.Length(max=100)),
+                                       validate=validate.Length(max=100), metadata={
+        "description": "With status active: the ids of the last test's warning checks the admin accepts"})
 
 
 class ConnectionSchema(Schema):
@@ -81,9 +85,11 @@ class TestRunSchema(Schema):
     provider = fields.String()
     status = fields.String()
     summary = fields.String()
-    login_url = fields.String(allow_none=True)
+    login_url = fields.String(allow_none=True, metadata={
+        "description": "Where to send the browser: only in the answer that starts the run (it is never stored)"})
     checks = fields.List(fields.Nested(CheckSchema))
-    profile = fields.Dict(allow_none=True)
+    profile = fields.Dict(allow_none=True, metadata={
+        "description": "The IdP's profile: only for whoever started the run and sso:manage holders"})
     started_by = fields.String()
     created_at = fields.DateTime()
     expires_at = fields.DateTime()
@@ -106,11 +112,12 @@ def connection_out(connection):
             "updated_at": connection.updated_at}
 
 
-def run_out(run):
-    """Return a test run as the API shows it; the login URL only while the sign-in is pending."""
+def run_out(run, private):
+    """Return a test run as the API shows it: the login URL only in the answer that started it, the profile
+    only when `private` (whoever started the run, sso:manage holders)."""
     return {"id": run.id, "connection_id": run.connection_id, "provider": run.provider, "status": run.status,
-            "summary": run.summary, "login_url": run.login_url if run.status == "pending_login" else None,
-            "checks": run.checks, "profile": run.profile, "started_by": run.started_by,
+            "summary": run.summary, "login_url": getattr(run, "issued_login_url", None),
+            "checks": run.checks, "profile": run.profile if private else None, "started_by": run.started_by,
             "created_at": run.created_at,
             "expires_at": run.expires_at, "finished_at": run.finished_at}
 
@@ -162,16 +169,18 @@ class ConnectionItem(MethodView):
 def start_test(ws, connection_id):
     """Start a test sign-in: static checks now, then send the browser to login_url."""
     workspace, _ = workspace_access(ws, "sso:test")
-    return run_out(svc.start_test(workspace, current_actor(), connection_id, site()))
+    return run_out(svc.start_test(workspace, current_actor(), connection_id, site()), private=True)
 
 
 @blp.route("/<ws>/sso/connections/<connection_id>/tests/<run_id>", methods=["GET"])
 @blp.response(200, TestRunSchema)
 def get_test(ws, connection_id, run_id):
-    """Read a test run: status, summary, every check and the profile received."""
-    workspace, _ = workspace_access(ws, "sso:read")
+    """Read a test run: status, summary and every check; the IdP profile for whoever started it and
+    sso:manage holders."""
+    workspace, access = workspace_access(ws, "sso:read")
     connection = svc.get_connection(workspace, connection_id)
-    return run_out(svc.get_test_run(workspace, connection, run_id))
+    run = svc.get_test_run(workspace, connection, run_id)
+    return run_out(run, private=svc.may_see_private(run, current_actor(), access))
 
 
 def _page(status_code, run=None, connection=None, error=None):

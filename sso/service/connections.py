@@ -25,7 +25,7 @@ MAX_URL = 2000
 MAX_CLIENT_FIELD = 500
 DOMAIN_RE = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+"
                        r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-SAML_KEYS = ("metadata_xml", "metadata_url")
+SAML_KEYS = ("metadata_xml", "metadata_url", "allow_sha1")
 OIDC_KEYS = ("issuer", "client_id", "client_secret")
 
 # Reading
@@ -73,8 +73,11 @@ def describe(connection):
     else:
         shown = {"issuer": config.get("issuer"), "client_id": config.get("client_id"),
                  "client_secret_set": bool(connection.secret)}
-    return {"provider": connection.provider, "name": connection.name, "domains": list(connection.domains),
-            "status": connection.status, "config": shown}
+    described = {"provider": connection.provider, "name": connection.name, "domains": list(connection.domains),
+                 "status": connection.status, "config": shown}
+    if (connection.last_test or {}).get("acknowledged"):
+        described["acknowledged_warnings"] = connection.last_test["acknowledged"]
+    return described
 
 
 # Validation
@@ -157,8 +160,14 @@ def _prepare_saml_config(config, site):
             raise InvalidError("Invalid metadata_xml", errors={"config": {"metadata_xml": [
                 f"The metadata XML as text, at most {MAX_METADATA_CHARS} characters"]}})
     meta = _parse_saml_metadata(xml)
+    # The signing certificates are pinned now; a refresh that finds others waits for an admin's approval.
     out.update(metadata_xml=xml, idp_entity_id=meta.entity_id,
                idp_certificates=[c.sha256 for c in meta.signing_certificates])
+    if "allow_sha1" in config:
+        if not isinstance(config["allow_sha1"], bool):
+            raise InvalidError("Invalid allow_sha1", errors={"config": {"allow_sha1": ["true or false"]}})
+        if config["allow_sha1"]:
+            out["allow_sha1"] = True  # the opt-in that turns SHA-1 signatures from a failure into a warning
     return out, None
 
 
@@ -189,6 +198,7 @@ class Prepared:
 
     fields: dict
     secret: str | None = None
+    acknowledged: tuple = ()  # warning check ids of the last test the admin acknowledges when activating
 
 
 def prepare_connection(data, site, existing=None):
@@ -223,7 +233,10 @@ def prepare_connection(data, site, existing=None):
         fields["status"] = data["status"]
     if existing is None:
         fields["provider"] = provider
-    return Prepared(fields=fields, secret=secret)
+    acknowledged = data.get("acknowledge_warnings") or ()
+    if not isinstance(acknowledged, (list, tuple)) or not all(isinstance(a, str) for a in acknowledged):
+        raise InvalidError("Invalid acknowledge_warnings", errors={"acknowledge_warnings": ["A list of check ids"]})
+    return Prepared(fields=fields, secret=secret, acknowledged=tuple(acknowledged))
 
 
 # Domains
@@ -310,10 +323,8 @@ def _update(change, workspace, connection, prepared, site):
         if connection.status == "active":
             connection.status = "draft"
     if "status" in fields:
-        if fields["status"] == "active" and not test_is_current(connection):
-            raise ConflictError("Only a connection whose latest test passed with its current configuration "
-                                "can be activated: start a test and complete the sign-in first",
-                                errors={"status": ["Needs a passing test of the current configuration"]})
+        if fields["status"] == "active" and connection.status != "active":
+            _check_activation(connection, prepared.acknowledged)
         connection.status = fields["status"]
     connection.updated_at = utcnow()
     connection.save()
@@ -323,6 +334,29 @@ def _update(change, workspace, connection, prepared, site):
     if after != before:
         change.record(OPERATION, "sso_connection", connection.id, connection.name, before=before, after=after)
     return connection
+
+
+def unacknowledged_warnings(connection, acknowledged=()):
+    """Return the warning check ids of the last test that `acknowledged` does not cover."""
+    last = connection.last_test or {}
+    if "warnings" not in last:  # a test stored before warnings were recorded: its warnings are unknown
+        return ["(run the test again)"] if last.get("status") == "passed_with_warnings" else []
+    return sorted(set(last["warnings"]) - set(acknowledged))
+
+
+def _check_activation(connection, acknowledged):
+    """Refuse activating without a test of the current config with no failed check and no unacknowledged
+    warning."""
+    if not test_is_current(connection):
+        raise ConflictError("Only a connection whose latest test passed with its current configuration "
+                            "can be activated: start a test and complete the sign-in first",
+                            errors={"status": ["Needs a passing test of the current configuration"]})
+    pending = unacknowledged_warnings(connection, acknowledged)
+    if pending:
+        raise ConflictError("The latest test passed with warnings: acknowledge each one (acknowledge_warnings) "
+                            f"to activate: {', '.join(pending)}",
+                            errors={"acknowledge_warnings": [f"Unacknowledged: {', '.join(pending)}"]})
+    connection.last_test = {**connection.last_test, "acknowledged": sorted(set(acknowledged))}
 
 
 def _delete(change, workspace, connection):

@@ -16,7 +16,7 @@ from models.db import db, utcnow
 from models.services import ConflictError, InvalidError, NotFoundError, mutation
 from models.sso import SsoConnection, SsoConsumedId, SsoTestRun
 from models.workspace import Workspace
-from sso.checks import FAIL, PASS, Check, summarize
+from sso.checks import FAIL, PASS, WARN, Check, summarize, unique_ids
 from sso.fetch import FetchError
 from sso.oidc import ProviderMetadata, authorization_request, discover, fetch_jwks, finish_login
 from sso.saml import SamlError, check_metadata, start_login, verify_response
@@ -82,7 +82,8 @@ def prepare_saml_test(workspace, connection, site):
                                 f"Cannot fetch the IdP metadata: {exc}",
                                 fix="Check the metadata URL, or paste the metadata XML instead."))
             return TestStart(checks=checks)
-    checks += check_metadata(xml)  # a missing xmlsec1 is a check there, not an exception
+    # A missing xmlsec1 is a check there, not an exception.
+    checks += check_metadata(xml, allow_sha1=bool(config.get("allow_sha1")))
     if _has_failure(checks):
         return TestStart(checks=checks)
     state = secrets.token_urlsafe(24)
@@ -127,17 +128,20 @@ def prepare_test(workspace, connection, site):
     return prepare_oidc_test(workspace, connection, site)
 
 
-def _store_start(change, workspace, connection, start, site, started_by=""):
-    """Store a test run from its static stage: pending_login when the browser can go on, else failed."""
+def _store_start(change, workspace, connection, start, site, started_by="", started_by_key=""):
+    """Store a test run from its static stage: pending_login when the browser can go on, else failed.
+
+    The login URL (it carries the RelayState/state) is never stored: only its state's hash is. It is handed
+    back once, as `run.issued_login_url`, for the answer to whoever started the run."""
     now = utcnow()
-    checks = _check_dicts(start.checks)
+    checks = _check_dicts(unique_ids(start.checks))
     run = SsoTestRun(workspace=workspace.id, connection=connection.id, provider=connection.provider,
                      state_hash=hash_state(start.state or secrets.token_urlsafe(24)),
                      request_id=start.request_id, nonce=start.nonce,
                      code_verifier=site.seal(start.code_verifier) if start.code_verifier else None,
-                     login_url=start.login_url, context=start.context,
-                     config_version=connection.config_version,
-                     started_by=started_by[:200], checks=checks, created_at=now, expires_at=now + RUN_TTL)
+                     login_url=None, context=start.context,
+                     config_version=connection.config_version, started_by=started_by[:200],
+                     started_by_key=started_by_key[:80], checks=checks, created_at=now, expires_at=now + RUN_TTL)
     if start.login_url:
         run.status = "pending_login"
         run.summary = "Waiting for the sign-in at the identity provider"
@@ -147,6 +151,7 @@ def _store_start(change, workspace, connection, start, site, started_by=""):
         run.summary = summary if status == "failed" else "The sign-in could not start"
         run.finished_at = now
     run.save(force_insert=True)
+    run.issued_login_url = start.login_url
     if run.status != "pending_login":
         _set_last_test(change, connection, run)
     return run
@@ -192,7 +197,8 @@ def _set_last_test(change, connection, run):
     connection.last_test = {"id": run.id, "status": run.status, "summary": run.summary,
                             "finished_at": run.finished_at.strftime("%Y-%m-%dT%H:%M:%SZ")
                             if run.finished_at else None,
-                            "config_version": run.config_version}
+                            "config_version": run.config_version,
+                            "warnings": sorted({c["id"] for c in run.checks if c["status"] == WARN})}
     SsoConnection.update(last_test=connection.last_test).where(SsoConnection.id == connection.id).execute()
     change.record(OPERATION, "sso_connection", connection.id, connection.name, before=before,
                   after={"last_test": connection.last_test})
@@ -208,6 +214,7 @@ def _finish(change, connection, run, live_checks, profile, consume=()):
                           fix="Start a new test; a response can be used only once.",
                           detail={"ids": replayed}))
     static = [Check(**c) for c in run.checks]
+    live = unique_ids(live, taken={c.id for c in static})
     status, summary = summarize(static + live)
     now = utcnow()
     updated = SsoTestRun.update(status=status, summary=summary, checks=run.checks + _check_dicts(live),
@@ -237,7 +244,8 @@ def verify_saml_answer(connection, run, saml_response, site):
     checks, profile, ids = verify_response(
         saml_response, idp_metadata_xml=xml, sp_entity_id=site.sp_entity_id(connection),
         acs_url=site.acs_url(connection), expected_request_id=run.request_id,
-        allowed_domains=connection.domains, consumed_ids=consumed_ids(connection))
+        allowed_domains=connection.domains, consumed_ids=consumed_ids(connection),
+        allow_sha1=bool(connection.config.get("allow_sha1")))
     signed = any(c.id == "saml.response.signature" and c.status == PASS for c in checks)
     return checks, profile, [v for v in (ids or {}).values() if v] if signed else []
 
@@ -277,12 +285,26 @@ def _who(actor):
     return f"token {actor.token_label or actor.token_id}"
 
 
+def actor_key(actor):
+    """Return the stable key of who started a run: person:<id> for people, token:<id> for tokens."""
+    if actor.person is not None:
+        return f"person:{actor.person.id}"
+    return f"token:{actor.token_id}" if actor.token_id else ""
+
+
+def may_see_private(run, actor, access):
+    """Tell whether the actor may see a run's IdP profile: whoever started it, and sso:manage holders."""
+    key = actor_key(actor)
+    return access.has("sso:manage") or bool(key and run.started_by_key == key)
+
+
 def start_test(workspace, actor, connection_id, site):
     """Start a test sign-in of a connection: run the static stage, then store the run in one mutation."""
     connection = get_connection(workspace, connection_id)
     start = prepare_test(workspace, connection, site)
     with mutation(workspace, actor, "sso.test.start") as change:
-        return _store_start(change, workspace, connection, start, site, started_by=_who(actor))
+        return _store_start(change, workspace, connection, start, site, started_by=_who(actor),
+                            started_by_key=actor_key(actor))
 
 
 def finish_test(workspace, actor, connection, run, live_checks, profile, consume=()):
