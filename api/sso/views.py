@@ -66,6 +66,9 @@ class ConnectionSchema(Schema):
     service_provider = fields.Dict(metadata={"description": "What to enter at the IdP"})
     last_test = fields.Dict(allow_none=True)
     last_test_current = fields.Boolean(metadata={"description": "The last test passed with this config"})
+    trust = fields.Dict(allow_none=True, metadata={
+        "description": "SAML: pinned certificate fingerprints, those waiting for approval (message: "
+                       "'certificate changed: approve the new fingerprint') and former ones still accepted"})
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 
@@ -98,8 +101,7 @@ class TestRunSchema(Schema):
 
 def site():
     """Return the public URL and secret key the SSO service works with."""
-    return svc.Site(current_app.config["PUBLIC_URL"], current_app.config["SECRET_KEY"],
-                    bool(current_app.config.get("SSO_ALLOW_PRIVATE_NETWORK")))
+    return svc.Site.from_config(current_app.config)
 
 
 def connection_out(connection):
@@ -108,7 +110,8 @@ def connection_out(connection):
             "domains": connection.domains, "status": connection.status,
             "config": svc.public_config(connection),
             "service_provider": site().service_provider(connection), "last_test": connection.last_test,
-            "last_test_current": svc.test_is_current(connection), "created_at": connection.created_at,
+            "last_test_current": svc.test_is_current(connection), "trust": svc.trust_state(connection),
+            "created_at": connection.created_at,
             "updated_at": connection.updated_at}
 
 
@@ -161,6 +164,35 @@ class ConnectionItem(MethodView):
         """Delete a connection with its test runs and release its domains."""
         workspace, _ = workspace_access(ws, "sso:manage")
         svc.delete_connection(workspace, current_actor(), connection_id)
+
+
+class ApproveSchema(Schema):
+    sha256 = fields.List(fields.String(validate=validate.Length(max=100)), required=True,
+                         validate=validate.Length(min=1, max=10), metadata={
+        "description": "Every pending fingerprint (trust.pending), as shown: the admin approves by naming them"})
+    rotation_days = fields.Integer(load_default=7, validate=validate.Range(min=0, max=30), metadata={
+        "description": "How many days the former certificates stay accepted (0: from now on only the new)"})
+
+
+@blp.route("/<ws>/sso/connections/<connection_id>/refresh", methods=["POST"])
+@blp.response(200, ConnectionSchema)
+@operation("sso.certificate.changed", "sso")
+def refresh(ws, connection_id):
+    """Fetch a metadata_url connection's metadata again; a changed certificate waits for approval."""
+    workspace, _ = workspace_access(ws, "sso:manage")
+    connection, _ = svc.refresh_connection(workspace, current_actor(), connection_id, site())
+    return connection_out(connection)
+
+
+@blp.route("/<ws>/sso/connections/<connection_id>/certificates/approve", methods=["POST"])
+@blp.arguments(ApproveSchema)
+@blp.response(200, ConnectionSchema)
+@operation("sso.certificate.approved", "sso")
+def approve_certificates(data, ws, connection_id):
+    """Approve the IdP's changed signing certificate; the former one stays accepted for rotation_days."""
+    workspace, _ = workspace_access(ws, "sso:manage")
+    return connection_out(svc.approve_certificates(workspace, current_actor(), connection_id, data["sha256"],
+                                                   data["rotation_days"]))
 
 
 @blp.route("/<ws>/sso/connections/<connection_id>/tests", methods=["POST"])

@@ -40,8 +40,14 @@ from .runs import (
     verify_saml_answer,
 )
 from .site import Site, hash_state
+from .trust import CHANGED, approve_certificates, refresh_all, refresh_connection, trust_state
 
 __all__ = [
+    "CHANGED",
+    "approve_certificates",
+    "refresh_all",
+    "refresh_connection",
+    "trust_state",
     "CONSUMED_ID_TTL",
     "RUN_TTL",
     "Prepared",

@@ -19,8 +19,9 @@ from models.workspace import Workspace
 from sso.checks import FAIL, PASS, WARN, Check, summarize, unique_ids
 from sso.fetch import FetchError
 from sso.oidc import ProviderMetadata, authorization_request, discover, fetch_jwks, finish_login
-from sso.saml import SamlError, check_metadata, start_login, verify_response
+from sso.saml import SamlError, check_metadata, parse_metadata, start_login, verify_response
 
+from . import trust
 from .connections import OPERATION, _lookup, get_connection
 from .site import hash_state
 
@@ -55,6 +56,7 @@ class TestStart:
     nonce: str | None = None
     code_verifier: str | None = None
     context: dict | None = None
+    refreshed: object = None  # SAML metadata fetched again (sso.service.trust.Fetched), recorded with the run
 
 
 def _check_dicts(checks):
@@ -69,23 +71,36 @@ def _has_failure(checks):
 def prepare_saml_test(workspace, connection, site):
     """Run the metadata checks (re-fetching metadata_url) and build the AuthnRequest; return TestStart."""
     config = connection.config or {}
-    checks = []
+    checks, refreshed = [], None
     xml, context = config.get("metadata_xml"), None
     if config.get("metadata_url"):
         try:
-            xml = site.fetch(config["metadata_url"]).text
+            fetched = site.fetch(config["metadata_url"]).text
             checks.append(Check("saml.metadata.fetch", "metadata", PASS,
                                 f"Fetched the IdP metadata from {config['metadata_url']}"))
-            context = {"metadata_xml": xml}
         except FetchError as exc:
             checks.append(Check("saml.metadata.fetch", "metadata", FAIL,
                                 f"Cannot fetch the IdP metadata: {exc}",
                                 fix="Check the metadata URL, or paste the metadata XML instead."))
             return TestStart(checks=checks)
-    # A missing xmlsec1 is a check there, not an exception.
-    checks += check_metadata(xml, allow_sha1=bool(config.get("allow_sha1")))
-    if _has_failure(checks):
+        try:
+            refreshed = trust.Fetched(xml=fetched, meta=parse_metadata(fetched))
+        except SamlError:
+            xml = fetched  # unusable: the metadata checks below say why
+        if refreshed is not None:
+            pinned = _check_pinned(connection, refreshed)
+            checks.append(pinned)
+            if pinned.status == FAIL:
+                return TestStart(checks=checks, refreshed=refreshed)
+            xml, context = fetched, {"metadata_xml": fetched}
+    elif config.get("pending_certificates"):
+        checks.append(_check_pinned(connection, None))
         return TestStart(checks=checks)
+    # A missing xmlsec1 is a check there, not an exception.
+    checks += check_metadata(xml, allow_sha1=bool(config.get("allow_sha1")),
+                             pinned=trust.pinned_certificates(connection))
+    if _has_failure(checks):
+        return TestStart(checks=checks, refreshed=refreshed)
     state = secrets.token_urlsafe(24)
     try:
         request_id, login_url = start_login(xml, site.sp_entity_id(connection), site.acs_url(connection),
@@ -95,7 +110,25 @@ def prepare_saml_test(workspace, connection, site):
                             f"Cannot send a sign-in request to this IdP: {exc}",
                             fix="Import metadata with an HTTP-Redirect SingleSignOnService endpoint."))
         return TestStart(checks=checks)
-    return TestStart(checks=checks, login_url=login_url, state=state, request_id=request_id, context=context)
+    return TestStart(checks=checks, login_url=login_url, state=state, request_id=request_id, context=context,
+                     refreshed=refreshed)
+
+
+def _check_pinned(connection, refreshed):
+    """Return the check that the IdP still signs with the pinned certificates (saml.metadata.pinned)."""
+    added = trust.new_fingerprints(connection, refreshed.meta) if refreshed is not None else []
+    entity_changed = refreshed is not None and refreshed.meta.entity_id != connection.config.get("idp_entity_id")
+    pending = (connection.config or {}).get("pending_certificates")
+    if added or entity_changed or (pending and refreshed is None):
+        fingerprints = added or (pending or {}).get("added") or []
+        return Check("saml.metadata.pinned", "metadata", FAIL,
+                     f"{trust.CHANGED}: " + (", ".join(fingerprints) or "the IdP's entityID changed"),
+                     fix="Check with the IdP's administrators that they rotated the signing certificate, then "
+                     "approve the new fingerprint (POST …/certificates/approve); until then nobody signs in.",
+                     detail={"pinned": trust.pinned_fingerprints(connection), "new": fingerprints})
+    return Check("saml.metadata.pinned", "metadata", PASS,
+                 "The IdP signs with the certificates pinned when its metadata was imported",
+                 detail={"pinned": trust.pinned_fingerprints(connection)})
 
 
 def prepare_oidc_test(workspace, connection, site):
@@ -245,7 +278,8 @@ def verify_saml_answer(connection, run, saml_response, site):
         saml_response, idp_metadata_xml=xml, sp_entity_id=site.sp_entity_id(connection),
         acs_url=site.acs_url(connection), expected_request_id=run.request_id,
         allowed_domains=connection.domains, consumed_ids=consumed_ids(connection),
-        allow_sha1=bool(connection.config.get("allow_sha1")))
+        allow_sha1=bool(connection.config.get("allow_sha1")),
+        extra_certificates=trust.retiring_certificates(connection))
     signed = any(c.id == "saml.response.signature" and c.status == PASS for c in checks)
     return checks, profile, [v for v in (ids or {}).values() if v] if signed else []
 
@@ -303,6 +337,8 @@ def start_test(workspace, actor, connection_id, site):
     connection = get_connection(workspace, connection_id)
     start = prepare_test(workspace, connection, site)
     with mutation(workspace, actor, "sso.test.start") as change:
+        if start.refreshed is not None:
+            trust.record_refresh(change, get_connection(workspace, connection_id), start.refreshed)
         return _store_start(change, workspace, connection, start, site, started_by=_who(actor),
                             started_by_key=actor_key(actor))
 

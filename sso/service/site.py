@@ -23,6 +23,11 @@ class Site:
     secret_key: str
     allow_private_network: bool = False
 
+    @classmethod
+    def from_config(cls, config):
+        """Return the Site an app's configuration describes (PUBLIC_URL, SECRET_KEY, SSO_ALLOW_PRIVATE_NETWORK)."""
+        return cls(config["PUBLIC_URL"], config["SECRET_KEY"], bool(config.get("SSO_ALLOW_PRIVATE_NETWORK")))
+
     def fetch(self, url, **kwargs):
         """Fetch a URL an IdP configuration names, under the operator's network policy (sso.fetch)."""
         return fetch_url(url, allow_private_network=self.allow_private_network, **kwargs)

@@ -3,8 +3,6 @@ tests/conftest.py)."""
 
 from urllib.parse import urlsplit
 
-from models.workspace import Workspace
-
 
 def allow_private_network(app, allowed=True):
     """Set the operator switch SSO_ALLOW_PRIVATE_NETWORK (the test IdPs listen on 127.0.0.1); tests/conftest.py
