@@ -18,6 +18,8 @@ ENV_KEYS = {
     "SCIM_MAX_RESULTS": ("1000", "Largest SCIM page size"),
     "SSO_ALLOW_PRIVATE_NETWORK": ("false", "Let SSO fetch metadata/discovery from private and loopback "
                                   "addresses (IdPs on the operator's own network; tests). Never a tenant setting"),
+    "SSO_DNS_NAMESERVERS": ("", "Comma-separated DNS servers (host or host:port) for domain verification; "
+                            "empty: the system's resolvers"),
     "AUDIT_LOG": ("true", "Record the provisioning log; turn off only to measure what it costs (bench/)"),
 }
 
@@ -41,6 +43,7 @@ def load(instance_path, overrides=None):
         "SCIM_MAX_RESULTS": int(env["SCIM_MAX_RESULTS"]),
         "AUDIT_LOG": env["AUDIT_LOG"].lower() in TRUE,
         "SSO_ALLOW_PRIVATE_NETWORK": env["SSO_ALLOW_PRIVATE_NETWORK"].lower() in TRUE,
+        "SSO_DNS_NAMESERVERS": tuple(n.strip() for n in env["SSO_DNS_NAMESERVERS"].split(",") if n.strip()),
         "TESTING": False,
     }
     config.update(overrides or {})

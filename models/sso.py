@@ -44,13 +44,18 @@ class SsoDomain(BaseModel):
 
     id = CharField(36, primary_key=True, default=new_id)
     workspace = ForeignKeyField(Workspace, on_delete="CASCADE", backref="+")
-    domain = CharField(253, unique=True)
+    domain = CharField(253)
     status = CharField(16, default="claimed")
     token = CharField(64, default="")  # published in DNS by the admin: not a secret
     verified_at = DateTimeField(null=True)
     checked_at = DateTimeField(null=True)
     check_error = TextField(null=True)
     created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        # Several workspaces may claim a domain; only one may hold it verified (a partial unique index of
+        # migration 0007: "sso_domain_verified").
+        indexes = ((("domain", "workspace"), True),)
 
 
 class SsoTestRun(BaseModel):

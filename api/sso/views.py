@@ -292,3 +292,54 @@ def _finished_page(run, connection):
     return _page(409, run=run, connection=connection,
                  error="This test run has already received its answer; an answer is accepted once, so this "
                        "second delivery is refused as a replay. The admin API shows the stored result.")
+
+
+class DomainClaimSchema(Schema):
+    domain = fields.String(required=True, validate=validate.Length(min=1, max=253))
+
+
+class DomainSchema(Schema):
+    domain = fields.String()
+    status = fields.String(metadata={"description": "claimed, verified or lapsed (unverified for 7 days)"})
+    txt_record = fields.String(metadata={"description": "The DNS TXT record to publish at record_name"})
+    record_name = fields.String()
+    created_at = fields.DateTime()
+    expires_at = fields.DateTime(allow_none=True, metadata={"description": "When an unverified claim lapses"})
+    verified_at = fields.DateTime(allow_none=True)
+    checked_at = fields.DateTime(allow_none=True)
+    check_error = fields.String(allow_none=True, metadata={"description": "Why the last check did not verify"})
+
+
+@blp.route("/<ws>/sso/domains")
+class Domains(MethodView):
+    @blp.response(200, DomainSchema(many=True))
+    def get(self, ws):
+        """List the workspace's domain claims with their verification state and TXT record."""
+        workspace, _ = workspace_access(ws, "sso:read")
+        return [svc.describe_claim(c) for c in svc.list_domains(workspace)]
+
+    @blp.arguments(DomainClaimSchema)
+    @blp.response(201, DomainSchema)
+    @operation("sso.domain.changed", "sso_domain")
+    def post(self, data, ws):
+        """Claim a domain (or restart a lapsed claim): publish its TXT record, then verify."""
+        workspace, _ = workspace_access(ws, "sso:manage")
+        return svc.describe_claim(svc.claim_domain(workspace, current_actor(), data["domain"]))
+
+
+@blp.route("/<ws>/sso/domains/<domain>", methods=["DELETE"])
+@blp.response(204)
+@operation("sso.domain.changed", "sso_domain", "domain")
+def release_domain(ws, domain):
+    """Drop a domain claim no connection of the workspace names."""
+    workspace, _ = workspace_access(ws, "sso:manage")
+    svc.release_domain(workspace, current_actor(), domain)
+
+
+@blp.route("/<ws>/sso/domains/<domain>/verify", methods=["POST"])
+@blp.response(200, DomainSchema)
+@operation("sso.domain.changed", "sso_domain", "domain")
+def verify_domain(ws, domain):
+    """Check the domain's DNS TXT record now; verified when it holds roster-verification=<token>."""
+    workspace, _ = workspace_access(ws, "sso:manage")
+    return svc.describe_claim(svc.verify_domain(workspace, current_actor(), domain, site().dns_nameservers))

@@ -1,5 +1,5 @@
 """SSO trust: who started a test run (so only they and sso:manage holders see its profile), login URLs no longer
-stored, domain verification by DNS TXT record, and the tenant SSRF switch removed from workspace settings.
+stored, domain verification by DNS TXT record (several workspaces may claim a domain; one may verify it), and the tenant SSRF switch removed from workspace settings.
 
 Frozen DDL as of this migration (models/sso.py).
 """
@@ -17,6 +17,9 @@ DDL = {
         'ALTER TABLE "sso_domain" ADD COLUMN "verified_at" TIMESTAMP',
         'ALTER TABLE "sso_domain" ADD COLUMN "checked_at" TIMESTAMP',
         'ALTER TABLE "sso_domain" ADD COLUMN "check_error" TEXT',
+        'DROP INDEX "sso_domain_domain"',
+        'CREATE UNIQUE INDEX "sso_domain_domain_workspace_id" ON "sso_domain" ("domain", "workspace_id")',
+        'CREATE UNIQUE INDEX "sso_domain_verified" ON "sso_domain" ("domain") WHERE "status" = \'verified\'',
     ],
     "sqlite": [
         'ALTER TABLE "sso_test_run" ADD COLUMN "started_by_key" VARCHAR(80) NOT NULL DEFAULT \'\'',
@@ -26,6 +29,9 @@ DDL = {
         'ALTER TABLE "sso_domain" ADD COLUMN "verified_at" DATETIME',
         'ALTER TABLE "sso_domain" ADD COLUMN "checked_at" DATETIME',
         'ALTER TABLE "sso_domain" ADD COLUMN "check_error" TEXT',
+        'DROP INDEX "sso_domain_domain"',
+        'CREATE UNIQUE INDEX "sso_domain_domain_workspace_id" ON "sso_domain" ("domain", "workspace_id")',
+        'CREATE UNIQUE INDEX "sso_domain_verified" ON "sso_domain" ("domain") WHERE "status" = \'verified\'',
     ],
 }
 REMOVED_SETTING = "sso.allow_private_network"
@@ -50,6 +56,9 @@ def up(migrator, db):
 
 
 def down(migrator, db):
+    db.execute_sql('DROP INDEX "sso_domain_verified"')
+    db.execute_sql('DROP INDEX "sso_domain_domain_workspace_id"')
+    db.execute_sql('CREATE UNIQUE INDEX "sso_domain_domain" ON "sso_domain" ("domain")')
     for column in ("status", "token", "verified_at", "checked_at", "check_error"):
         db.execute_sql(f'ALTER TABLE "sso_domain" DROP COLUMN "{column}"')
     db.execute_sql('ALTER TABLE "sso_test_run" DROP COLUMN "started_by_key"')

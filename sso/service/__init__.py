@@ -39,10 +39,17 @@ from .runs import (
     verify_oidc_answer,
     verify_saml_answer,
 )
+from .domains import claim_domain, describe_claim, list_domains, release_domain, verified_domains, verify_domain
 from .site import Site, hash_state
 from .trust import CHANGED, approve_certificates, refresh_all, refresh_connection, trust_state
 
 __all__ = [
+    "claim_domain",
+    "describe_claim",
+    "list_domains",
+    "release_domain",
+    "verified_domains",
+    "verify_domain",
     "CHANGED",
     "approve_certificates",
     "refresh_all",

@@ -1,5 +1,5 @@
-"""SSO connections: validation, the fetching of what a config names, domain claims, and the writes, each in
-its own mutation.
+"""SSO connections: validation, the fetching of what a config names, and the writes, each in its own mutation
+(the domains a connection names are claimed through sso/service/domains.py).
 
 Network work (fetching metadata) happens in `prepare_connection`, outside any database transaction; the
 public writers (create/update/delete_connection) then open one `mutation` for the write.
@@ -10,13 +10,13 @@ import hashlib
 import re
 from urllib.parse import urlsplit
 
-from peewee import IntegrityError
-
-from models.db import db, new_id, utcnow
+from models.db import utcnow
 from models.services import ConflictError, InvalidError, NotFoundError, mutation
-from models.sso import CONNECTION_STATUSES, PASSING, PROVIDERS, SsoConnection, SsoConsumedId, SsoDomain, SsoTestRun
+from models.sso import CONNECTION_STATUSES, PASSING, PROVIDERS, SsoConnection, SsoConsumedId, SsoTestRun
 from sso.fetch import FetchError
 from sso.saml import SamlError, parse_metadata
+
+from .domains import claim_domains
 
 NAME_MAX = 200
 MAX_DOMAINS = 50
@@ -239,34 +239,6 @@ def prepare_connection(data, site, existing=None):
     return Prepared(fields=fields, secret=secret, acknowledged=tuple(acknowledged))
 
 
-# Domains
-
-def _claim_domains(workspace):
-    """Make the workspace's domain claims match its connections; 409 when another workspace owns one."""
-    wanted = set()
-    for (domains,) in SsoConnection.select(SsoConnection.domains).where(
-            SsoConnection.workspace == workspace.id).tuples():
-        wanted.update(domains or [])
-    held = {d.domain: d for d in SsoDomain.select().where(SsoDomain.workspace == workspace.id)}
-    released = [d.id for name, d in held.items() if name not in wanted]
-    if released:
-        SsoDomain.delete().where(SsoDomain.id.in_(released), SsoDomain.workspace == workspace.id).execute()
-    missing = sorted(wanted - set(held))
-    if not missing:
-        return
-    taken = [d for (d,) in SsoDomain.select(SsoDomain.domain).where(SsoDomain.domain.in_(missing)).tuples()]
-    if taken:
-        raise ConflictError(f"Domain {taken[0]} is already claimed by another workspace",
-                            errors={"domains": [f"Claimed by another workspace: {', '.join(sorted(taken))}"]})
-    try:
-        with db.atomic():
-            SsoDomain.insert_many([{"id": new_id(), "workspace": workspace.id, "domain": d,
-                                    "created_at": utcnow()} for d in missing]).execute()
-    except IntegrityError:
-        raise ConflictError("One of the domains was just claimed by another workspace",
-                            errors={"domains": ["Claimed by another workspace"]}) from None
-
-
 # Writing
 
 OPERATION = "sso.connection.changed"
@@ -278,7 +250,7 @@ def _create(change, workspace, prepared, site):
     fields.setdefault("status", "draft")
     connection = SsoConnection.create(workspace=workspace.id, secret=site.seal(prepared.secret)
                                       if prepared.secret else None, **fields)
-    _claim_domains(workspace)
+    claim_domains(change, workspace, connection.domains)
     change.record(OPERATION, "sso_connection", connection.id, connection.name, before=None,
                   after=describe(connection))
     return connection
@@ -329,7 +301,7 @@ def _update(change, workspace, connection, prepared, site):
     connection.updated_at = utcnow()
     connection.save()
     if "domains" in fields:
-        _claim_domains(workspace)
+        claim_domains(change, workspace, fields["domains"])
     after = describe(connection)
     if after != before:
         change.record(OPERATION, "sso_connection", connection.id, connection.name, before=before, after=after)
@@ -360,13 +332,12 @@ def _check_activation(connection, acknowledged):
 
 
 def _delete(change, workspace, connection):
-    """Delete a connection, its test runs and the domain claims no other connection of the workspace makes."""
+    """Delete a connection and its test runs (its domain claims stay: DELETE …/sso/domains/{domain} drops one)."""
     before = describe(connection)
     for model in (SsoConsumedId, SsoTestRun):
         model.delete().where(model.workspace == workspace.id, model.connection == connection.id).execute()
     SsoConnection.delete().where(SsoConnection.id == connection.id,
                                  SsoConnection.workspace == workspace.id).execute()
-    _claim_domains(workspace)
     change.record(OPERATION, "sso_connection", connection.id, connection.name, before=before, after=None)
 
 

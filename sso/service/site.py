@@ -22,11 +22,13 @@ class Site:
     public_url: str
     secret_key: str
     allow_private_network: bool = False
+    dns_nameservers: tuple = ()  # SSO_DNS_NAMESERVERS: where domain verification asks for TXT records
 
     @classmethod
     def from_config(cls, config):
         """Return the Site an app's configuration describes (PUBLIC_URL, SECRET_KEY, SSO_ALLOW_PRIVATE_NETWORK)."""
-        return cls(config["PUBLIC_URL"], config["SECRET_KEY"], bool(config.get("SSO_ALLOW_PRIVATE_NETWORK")))
+        return cls(config["PUBLIC_URL"], config["SECRET_KEY"], bool(config.get("SSO_ALLOW_PRIVATE_NETWORK")),
+                   tuple(config.get("SSO_DNS_NAMESERVERS") or ()))
 
     def fetch(self, url, **kwargs):
         """Fetch a URL an IdP configuration names, under the operator's network policy (sso.fetch)."""

@@ -6,7 +6,8 @@ import pytest
 
 from idp_fixtures.sso.saml_idp import SamlIdpServer
 from models.db import db
-from models.sso import SsoConnection
+from models.db import utcnow
+from models.sso import SsoConnection, SsoDomain
 from models.workspace import Workspace
 from tests import factories
 from tests.conftest import AuthClient
@@ -151,10 +152,17 @@ def test_provider_cannot_change(workspace_setup):
     assert r.status_code == 400 and "provider" in r.json["errors"]
 
 
-def test_domain_claimed_by_one_workspace_only(app, client, workspace_setup):
+def _mark_verified(app, domain):
+    """Mark a claim verified (tests/api/sso/test_domains.py verifies through DNS)."""
+    with app.app_context(), db.connection_context():
+        SsoDomain.update(status="verified", verified_at=utcnow()).where(SsoDomain.domain == domain).execute()
+
+
+def test_verified_domain_claimed_by_one_workspace_only(app, client, workspace_setup):
     s = workspace_setup
     create = s.admin_client.post
     assert create(connections_url(s.workspace), json=oidc_body(domains=["example.com"])).status_code == 201
+    _mark_verified(app, "example.com")
     with app.app_context(), db.connection_context():
         other, _ = factories.make_workspace("Other", owner_email="owner@other.test")
         other_client = AuthClient(client, factories.make_service_token(other, ["admin"]))
@@ -172,6 +180,9 @@ def test_domain_released_by_update(app, client, workspace_setup):
     url = connections_url(s.workspace)
     created = s.admin_client.post(url, json=oidc_body(domains=["a.example.com"])).json
     s.admin_client.patch(f"{url}/{created['id']}", json={"domains": ["b.example.com"]})
+    _mark_verified(app, "b.example.com")
+    # The claim of a.example.com stays until released; unverified, it blocks no other workspace.
+    assert s.admin_client.delete(f"/api/v1/workspaces/{s.workspace.slug}/sso/domains/a.example.com").status_code == 204
     with app.app_context(), db.connection_context():
         other, _ = factories.make_workspace("Other", owner_email="owner@other.test")
         other_client = AuthClient(client, factories.make_service_token(other, ["admin"]))
