@@ -88,6 +88,23 @@ def _select_key(header, jwks, add, check_id="oidc.id_token.kid"):
     return key
 
 
+def _collector(default_stage):
+    """Return (checks, add): a list and the function that appends a Check to it."""
+    checks = []
+
+    def add(check_id, status, message, fix=None, detail=None, stage=default_stage):
+        checks.append(Check(check_id, stage, status, message, fix=fix, detail=detail))
+
+    return checks, add
+
+
+def _decode_signed(token, key_dict, alg):
+    """Return a JWS's claims once its signature verifies with the key; the claims are checked by the caller."""
+    return jwt.decode(token, jwt.PyJWK(key_dict, algorithm=alg).key, algorithms=[alg], options={
+        "verify_signature": True, "verify_exp": False, "verify_nbf": False, "verify_iat": False,
+        "verify_aud": False, "verify_iss": False, "require": []})
+
+
 def _claims_preview(claims):
     return {name: claims[name] for name in PREVIEW_CLAIMS if name in claims}
 
@@ -103,11 +120,7 @@ def verify_id_token(
     """
     skew = _skew(leeway)
     now = (now or datetime.now(timezone.utc)).timestamp()
-    checks = []
-
-    def add(check_id, status, message, fix=None, detail=None, stage="id_token"):
-        checks.append(Check(check_id, stage, status, message, fix=fix, detail=detail))
-
+    checks, add = _collector("id_token")
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
@@ -149,21 +162,7 @@ def verify_id_token(
     if key_dict is None:
         return checks, {}
     try:
-        key = jwt.PyJWK(key_dict, algorithm=alg).key
-        claims = jwt.decode(
-            token,
-            key,
-            algorithms=[alg],
-            options={
-                "verify_signature": True,
-                "verify_exp": False,
-                "verify_nbf": False,
-                "verify_iat": False,
-                "verify_aud": False,
-                "verify_iss": False,
-                "require": [],
-            },
-        )
+        claims = _decode_signed(token, key_dict, alg)
     except jwt.InvalidSignatureError:
         add(
             "oidc.id_token.signature",
@@ -223,11 +222,7 @@ def check_profile_email(claims, add, allowed_domains, where="The ID token"):
 
 def verify_signed_userinfo(token, jwks, *, issuer, client_id):
     """Verify a UserInfo answer sent as a signed JWT (OIDC Core §5.3.2); return (checks, claims or None)."""
-    checks = []
-
-    def add(check_id, status, message, fix=None, detail=None, stage="userinfo"):
-        checks.append(Check(check_id, stage, status, message, fix=fix, detail=detail))
-
+    checks, add = _collector("userinfo")
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
@@ -242,10 +237,7 @@ def verify_signed_userinfo(token, jwks, *, issuer, client_id):
     if key_dict is None:
         return checks, None
     try:
-        claims = jwt.decode(token, jwt.PyJWK(key_dict, algorithm=alg).key, algorithms=[alg],
-                            options={"verify_signature": True, "verify_exp": False, "verify_nbf": False,
-                                     "verify_iat": False, "verify_aud": False, "verify_iss": False,
-                                     "require": []})
+        claims = _decode_signed(token, key_dict, alg)
     except RecursionError:
         claims = None
     except (jwt.PyJWTError, ValueError, TypeError) as exc:
