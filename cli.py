@@ -202,6 +202,30 @@ def signin_link(email):
     click.echo(issue_link(CLI_ACTOR, person))
 
 
+@main.group()
+def sso():
+    """SSO connections: refresh IdP metadata (pinned certificates)."""
+
+
+@sso.command("refresh")
+@in_app
+def sso_refresh():
+    """Fetch the metadata of every SAML connection with a metadata_url (run it daily, e.g. from cron).
+
+    A changed signing certificate is not used: the connection shows "certificate changed: approve the new
+    fingerprint" until an admin approves it. Exit 1 when any connection waits for approval or failed."""
+    from flask import current_app
+    from sso.service import CHANGED, Site, refresh_all
+    attention = 0
+    for connection, outcome in refresh_all(CLI_ACTOR, Site.from_config(current_app.config)):
+        click.echo(f"{connection.id} {connection.name}: {outcome}", err=True)
+        attention += outcome != "unchanged"
+    if attention:
+        click.echo(f"{attention} connection(s) need attention ({CHANGED}, or the metadata could not be "
+                   "fetched)", err=True)
+        sys.exit(1)
+
+
 @main.command()
 @click.option("--slug", default="demo", show_default=True)
 @click.option("--owner", "owner_email", default="admin@demo.roster.local", show_default=True)

@@ -18,6 +18,10 @@ ENV_KEYS = {
     "SCIM_MAX_RESULTS": ("1000", "Largest SCIM page size"),
     "CONSOLE_IDLE_MINUTES": ("60", "Console sessions end after this many minutes without a request"),
     "CONSOLE_SESSION_HOURS": ("12", "Console sessions end this many hours after sign-in, whatever the activity"),
+    "SSO_ALLOW_PRIVATE_NETWORK": ("false", "Let SSO fetch metadata/discovery from private and loopback "
+                                  "addresses (IdPs on the operator's own network; tests). Never a tenant setting"),
+    "SSO_DNS_NAMESERVERS": ("", "Comma-separated DNS servers (host or host:port) for domain verification; "
+                            "empty: the system's resolvers"),
     "AUDIT_LOG": ("true", "Record the provisioning log; turn off only to measure what it costs (bench/)"),
 }
 
@@ -42,6 +46,8 @@ def load(instance_path, overrides=None):
         "AUDIT_LOG": env["AUDIT_LOG"].lower() in TRUE,
         "CONSOLE_IDLE_MINUTES": int(env["CONSOLE_IDLE_MINUTES"]),
         "CONSOLE_SESSION_HOURS": int(env["CONSOLE_SESSION_HOURS"]),
+        "SSO_ALLOW_PRIVATE_NETWORK": env["SSO_ALLOW_PRIVATE_NETWORK"].lower() in TRUE,
+        "SSO_DNS_NAMESERVERS": tuple(n.strip() for n in env["SSO_DNS_NAMESERVERS"].split(",") if n.strip()),
         "TESTING": False,
     }
     config.update(overrides or {})

@@ -35,13 +35,27 @@ class SsoConnection(BaseModel):
         indexes = ((("workspace", "created_at"), False),)
 
 
+DOMAIN_STATUSES = ("claimed", "verified")
+
+
 class SsoDomain(BaseModel):
-    """An email domain claimed by one workspace (by any of its connections); unique across workspaces."""
+    """An email domain claimed by one workspace, unique across workspaces: `claimed` until a DNS TXT record
+    `roster-verification=<token>` proves it (`verified`); a claim unverified for 7 days lapses."""
 
     id = CharField(36, primary_key=True, default=new_id)
     workspace = ForeignKeyField(Workspace, on_delete="CASCADE", backref="+")
-    domain = CharField(253, unique=True)
+    domain = CharField(253)
+    status = CharField(16, default="claimed")
+    token = CharField(64, default="")  # published in DNS by the admin: not a secret
+    verified_at = DateTimeField(null=True)
+    checked_at = DateTimeField(null=True)
+    check_error = TextField(null=True)
     created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        # Several workspaces may claim a domain; only one may hold it verified (a partial unique index of
+        # migration 0007: "sso_domain_verified").
+        indexes = ((("domain", "workspace"), True),)
 
 
 class SsoTestRun(BaseModel):
@@ -56,10 +70,11 @@ class SsoTestRun(BaseModel):
     request_id = CharField(100, null=True)  # SAML AuthnRequest ID
     nonce = CharField(100, null=True)  # OIDC
     code_verifier = TextField(null=True)  # OIDC PKCE verifier, encrypted like the client secret
-    login_url = TextField(null=True)
+    login_url = TextField(null=True)  # no longer written: the link is answered once, to whoever started the run
     context = JSONField(null=True)  # what the answer is checked against: OIDC discovery, fetched metadata
     config_version = IntegerField(default=1)
     started_by = CharField(200, default="")
+    started_by_key = CharField(80, default="")  # person:<id> or token:<id>: who may see the profile
     summary = TextField(default="")
     checks = JSONField(default=list)
     profile = JSONField(null=True)

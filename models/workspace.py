@@ -13,7 +13,6 @@ DEFAULT_ENVIRONMENTS = ["dev"]
 SETTINGS = {
     "scim.strict_rfc": (bool, False, "Refuse the known IdP deviations from RFC 7644 instead of tolerating them"),
     "scim.default_idp": (str, "", "IdP name to record when a request does not say who sent it"),
-    "sso.allow_private_network": (bool, False, "Allow SSO metadata/discovery URLs on private or loopback addresses"),
     "audit.retention_days": (int, 0, "Prune provisioning events older than this many days (0 keeps all)"),
     "invitations.expiry_hours": (int, 72, "How long an invitation link stays valid"),
 }

@@ -1,6 +1,6 @@
 """Check results shared by the SAML and OIDC engines."""
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Optional
 
 PASS = "pass"
@@ -32,6 +32,21 @@ class Check:
     def to_dict(self):
         """Return the check as a JSON-ready dict."""
         return asdict(self)
+
+
+def unique_ids(checks, taken=()):
+    """Return the checks with unique ids: a repeated id (one check per certificate, per endpoint…) gets #2, #3.
+
+    `taken`: ids already used in the same run (its earlier stage)."""
+    seen, out = set(taken), []
+    for check in checks:
+        check_id, n = check.id, 1
+        while check_id in seen:
+            n += 1
+            check_id = f"{check.id}#{n}"
+        seen.add(check_id)
+        out.append(check if check_id == check.id else replace(check, id=check_id))
+    return out
 
 
 def summarize(checks):

@@ -3,18 +3,29 @@
 The host is resolved once, every address is checked, and the connection goes to the checked
 address (the Host header and TLS server name still carry the host name), so a DNS answer that
 changes between the check and the connection (DNS rebinding) cannot reach a refused address.
-Redirects are followed by hand and each hop is checked the same way.
+Redirects are followed by hand and each hop is checked the same way: never from https to http, and never
+with credentials (Authorization, a request body) to another origin.
+
+Network policy is the operator's, never a tenant's: private and loopback addresses are reachable only when
+the operator sets SSO_ALLOW_PRIVATE_NETWORK (passed here as `allow_private_network`), plain http only to a
+loopback address with that switch, and link-local / cloud metadata addresses are refused always.
+
+One wall-clock deadline covers the whole fetch (DNS, connect, TLS, headers, body, every redirect hop): a
+watchdog shuts the socket down when it passes, so a server that drips one byte at a time cannot hold a
+worker longer than `timeout`.
 """
 
+import concurrent.futures
 import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urljoin, urlsplit
 
-from models.untrusted import load_json
+from models.untrusted import UntrustedInputError, check_json, load_json
 
 DEFAULT_TIMEOUT = 5
 DEFAULT_MAX_BYTES = 1024 * 1024
@@ -22,8 +33,22 @@ MAX_REDIRECTS = 3
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 USER_AGENT = "Roster-SSO/1.0"
 
+# Stricter than models.untrusted's default: no discovery document, JWKS or ID token nests near this.
+MAX_JSON_DEPTH = 32
+
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _SHARED = ipaddress.ip_network("100.64.0.0/10")
+# Refused even when the operator allows private networks: link-local (where clouds serve instance
+# metadata and credentials) and the metadata services that live elsewhere.
+ALWAYS_REFUSED = tuple(ipaddress.ip_network(n) for n in (
+    "169.254.0.0/16",        # IPv4 link-local: AWS, GCP, Azure, OpenStack instance metadata
+    "fe80::/10",             # IPv6 link-local
+    "fd00:ec2::254/128",     # AWS instance metadata over IPv6
+    "100.100.100.200/32",    # Alibaba Cloud instance metadata
+    "168.63.129.16/32",      # Azure WireServer
+))
+ALLOW_SWITCH_HINT = ("Private and loopback addresses are refused unless the operator sets "
+                     "SSO_ALLOW_PRIVATE_NETWORK=true")
 
 
 class FetchError(Exception):
@@ -47,9 +72,38 @@ class FetchResult:
     def json(self):
         """Return the body parsed as JSON, or raise FetchError."""
         try:
-            return load_json(self.content.decode("utf-8-sig"))
+            return parse_json(self.content)
         except ValueError as exc:  # not JSON, not text, or nested too deeply
             raise FetchError(f"{self.url} did not return JSON: {exc}") from exc
+
+
+def nests_too_deep(value):
+    """Tell whether a parsed JSON value nests deeper than MAX_JSON_DEPTH (or holds text that is not Unicode)."""
+    try:
+        check_json(value, MAX_JSON_DEPTH)
+    except UntrustedInputError:
+        return True
+    return False
+
+
+def parse_json(data):
+    """Parse JSON from an IdP (UTF-8 bytes, BOM allowed, or text) nested at most MAX_JSON_DEPTH deep; raise
+    ValueError (models.untrusted does the parsing and bounding for every untrusted JSON Roster reads)."""
+    try:
+        return load_json(data, MAX_JSON_DEPTH)
+    except UntrustedInputError as exc:
+        raise ValueError(f"the JSON nests deeper than {MAX_JSON_DEPTH} levels or is not text: {exc}") from None
+
+
+def always_refused(address):
+    """Return why an address is refused whatever the operator allows (link-local, cloud metadata), or None."""
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    for network in ALWAYS_REFUSED:
+        if ip.version == network.version and ip in network:
+            return "a link-local or cloud metadata address, refused always"
+    return None
 
 
 def refusal_reason(address):
@@ -88,10 +142,14 @@ def refusal_reason(address):
     return None
 
 
-def resolve(host, port):
-    """Return the IP addresses a host name resolves to, in the resolver's order."""
+def resolve(host, port, timeout=DEFAULT_TIMEOUT):
+    """Return the IP addresses a host name resolves to, in the resolver's order, within `timeout` seconds."""
+    # getaddrinfo cannot be interrupted: it runs in a helper thread that is abandoned at the deadline.
+    future = _RESOLVER.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = future.result(timeout=max(timeout, 0.001))
+    except concurrent.futures.TimeoutError:
+        raise FetchError(f"Resolving {host} took longer than the time limit") from None
     except socket.gaierror as exc:
         raise FetchError(f"Cannot resolve host {host}: {exc.strerror or exc}") from exc
     addresses = []
@@ -102,6 +160,46 @@ def resolve(host, port):
     if not addresses:
         raise FetchError(f"Host {host} has no address")
     return addresses
+
+
+_RESOLVER = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="sso-dns")
+
+
+class _Watchdog:
+    """Shuts the current connection's socket down when the fetch's deadline passes."""
+
+    def __init__(self, seconds):
+        self.fired = False
+        self._connection = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def watch(self, connection):
+        with self._lock:
+            self._connection = connection
+            if self.fired:
+                _shutdown(connection)
+
+    def _fire(self):
+        with self._lock:
+            self.fired = True
+            if self._connection is not None:
+                _shutdown(self._connection)
+
+    def cancel(self):
+        self._timer.cancel()
+
+
+def _shutdown(connection):
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        try:
+            # The plain socket's shutdown, also for an SSLSocket (whose own shutdown drops its SSL object).
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
@@ -119,11 +217,21 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self._address = address
 
     def connect(self):
-        sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        # Wrap first and shake hands after, so the watchdog can shut the socket down mid-handshake.
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=self.host,
+                                              do_handshake_on_connect=False)
+        self.sock.do_handshake()
 
 
-def _checked_target(url, allow_private_network):
+def _is_loopback(address):
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback
+
+
+def _checked_target(url, allow_private_network, require_https, remaining):
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
@@ -139,20 +247,26 @@ def _checked_target(url, allow_private_network):
         port = parts.port or (443 if scheme == "https" else 80)
     except ValueError as exc:
         raise FetchError(f"URL has an invalid port: {url}") from exc
-    addresses = resolve(host, port)
-    if not allow_private_network:
-        for address in addresses:
-            reason = refusal_reason(address)
-            if reason:
-                raise FetchError(
-                    f"Refused to fetch {url}: {host} resolves to {address}, {reason}. "
-                    "Private and loopback addresses are refused unless the workspace setting "
-                    "sso.allow_private_network is true."
-                )
+    addresses = resolve(host, port, remaining)
+    for address in addresses:
+        reason = always_refused(address) or (None if allow_private_network else refusal_reason(address))
+        if reason:
+            hint = "" if always_refused(address) else f" {ALLOW_SWITCH_HINT}."
+            raise FetchError(f"Refused to fetch {url}: {host} resolves to {address}, {reason}.{hint}")
+    if scheme == "http" and require_https and not (
+            allow_private_network and all(_is_loopback(a) for a in addresses)):
+        raise FetchError(f"Refused to fetch {url}: https is required (plain http only reaches a loopback "
+                         "address, and only when the operator sets SSO_ALLOW_PRIVATE_NETWORK=true)")
     path = parts.path or "/"
     if parts.query:
         path = f"{path}?{parts.query}"
     return scheme, host, port, addresses, path
+
+
+def _origin(url):
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or (443 if scheme == "https" else 80)
 
 
 def _open(scheme, host, port, address, timeout):
@@ -161,14 +275,12 @@ def _open(scheme, host, port, address, timeout):
     return _PinnedHTTPConnection(host, port, address, timeout)
 
 
-def _read_limited(response, url, max_bytes, deadline, sock_timeout):
+def _read_limited(response, url, max_bytes):
     length = response.getheader("Content-Length")
     if length and length.isdigit() and int(length) > max_bytes:
         raise FetchError(f"{url} answered {length} bytes, more than the limit of {max_bytes} bytes")
     chunks, total = [], 0
     while True:
-        if time.monotonic() > deadline:
-            raise FetchError(f"{url} took longer than {sock_timeout} seconds")
         chunk = response.read1(65536) if hasattr(response, "read1") else response.read(65536)
         if not chunk:
             break
@@ -179,10 +291,31 @@ def _read_limited(response, url, max_bytes, deadline, sock_timeout):
     return b"".join(chunks)
 
 
+CREDENTIAL_HEADERS = ("authorization", "cookie", "proxy-authorization")
+
+
+def _follow(url, location, status, method, body, headers):
+    """Return (url, method, body, headers) of a redirect hop, or raise FetchError when it is unsafe."""
+    target = urljoin(url, location)
+    before, after = _origin(url), _origin(target)
+    if before[0] == "https" and after[0] != "https":
+        raise FetchError(f"Refused a redirect from https to {after[0] or 'a URL without scheme'}: {target}")
+    if status == 303 or (status in (301, 302) and method == "POST"):
+        method, body = "GET", None
+        headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+    if after != before:
+        if body is not None:
+            raise FetchError(f"Refused to send the request body (it may carry credentials) on to another "
+                             f"origin: {target}")
+        headers = {k: v for k, v in headers.items() if k.lower() not in CREDENTIAL_HEADERS}
+    return target, method, body, headers
+
+
 def fetch_url(
     url,
     *,
     allow_private_network=False,
+    require_https=True,
     timeout=DEFAULT_TIMEOUT,
     max_bytes=DEFAULT_MAX_BYTES,
     method="GET",
@@ -191,21 +324,37 @@ def fetch_url(
     max_redirects=MAX_REDIRECTS,
     allow_error_status=False,
 ):
-    """Fetch a URL over http(s) with address, size, time and redirect limits; raise FetchError."""
+    """Fetch a URL over http(s) with address, scheme, size, time and redirect limits; raise FetchError."""
     deadline = time.monotonic() + timeout
+    watchdog = _Watchdog(timeout)
+    try:
+        return _fetch(url, allow_private_network, require_https, timeout, deadline, watchdog, max_bytes,
+                      method, data, headers, max_redirects, allow_error_status)
+    finally:
+        watchdog.cancel()
+
+
+def _fetch(url, allow_private_network, require_https, timeout, deadline, watchdog, max_bytes, method, data,
+           headers, max_redirects, allow_error_status):
+    too_slow = f"{url} took longer than {timeout} seconds"
     body = urlencode(data).encode() if isinstance(data, dict) else data
     request_headers = {"User-Agent": USER_AGENT, "Accept": "*/*"}
     request_headers.update(headers or {})
     if body is not None and isinstance(data, dict):
         request_headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
     for _ in range(max_redirects + 1):
-        scheme, host, port, addresses, path = _checked_target(url, allow_private_network)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise FetchError(too_slow)
+        scheme, host, port, addresses, path = _checked_target(url, allow_private_network, require_https,
+                                                              remaining)
         last_error = None
         for address in addresses:
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise FetchError(f"{url} took longer than {timeout} seconds")
-            connection = _open(scheme, host, port, address, min(timeout, remaining))
+            if remaining <= 0 or watchdog.fired:
+                raise FetchError(too_slow)
+            connection = _open(scheme, host, port, address, remaining)
+            watchdog.watch(connection)
             try:
                 connection.request(method, path, body=body, headers=request_headers)
                 response = connection.getresponse()
@@ -214,23 +363,25 @@ def fetch_url(
                 if status in REDIRECT_STATUSES and response_headers.get("location"):
                     content = b""
                 else:
-                    content = _read_limited(response, url, max_bytes, deadline, timeout)
+                    content = _read_limited(response, url, max_bytes)
+                if watchdog.fired:
+                    raise FetchError(too_slow)
                 break
             except ssl.SSLCertVerificationError as exc:
                 raise FetchError(f"TLS certificate of {host} is not valid: {exc.verify_message}") from exc
             except (socket.timeout, TimeoutError) as exc:
-                raise FetchError(f"{url} took longer than {timeout} seconds") from exc
+                raise FetchError(too_slow) from exc
             except (OSError, http.client.HTTPException) as exc:
+                if watchdog.fired:
+                    raise FetchError(too_slow) from exc
                 last_error = exc
             finally:
                 connection.close()
         else:
             raise FetchError(f"Cannot connect to {url}: {last_error}")
         if status in REDIRECT_STATUSES and response_headers.get("location"):
-            url = urljoin(url, response_headers["location"])
-            if status == 303 or (status in (301, 302) and method == "POST"):
-                method, body = "GET", None
-                request_headers.pop("Content-Type", None)
+            url, method, body, request_headers = _follow(url, response_headers["location"], status, method,
+                                                         body, request_headers)
             continue
         if not allow_error_status and not 200 <= status < 300:
             raise FetchError(f"{url} answered HTTP {status}")

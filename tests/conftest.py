@@ -84,7 +84,10 @@ def app(database_url, smtp_server, tmp_path_factory):
     os.environ["ROSTER_INSTANCE_PATH"] = str(tmp_path_factory.mktemp("instance"))
     controller, _ = smtp_server
     application = create_app({"TESTING": True, "DATABASE_URL": database_url, "PUBLIC_URL": "http://roster.test",
-                              "SMTP_HOST": "127.0.0.1", "SMTP_PORT": controller.port, "SECRET_KEY": "test"})
+                              "SMTP_HOST": "127.0.0.1", "SMTP_PORT": controller.port, "SECRET_KEY": "test",
+                              # The test IdPs listen on 127.0.0.1: the operator switch is on (tests of the
+                              # refusal turn it off with tests.api.sso.helpers.allow_private_network).
+                              "SSO_ALLOW_PRIVATE_NETWORK": True})
     upgrade()
     return application
 
@@ -102,6 +105,7 @@ def _clean_tables(request):
     yield
     if "app" in request.fixturenames:
         empty_tables()
+        request.getfixturevalue("app").config["SSO_ALLOW_PRIVATE_NETWORK"] = True
 
 
 @pytest.fixture

@@ -50,7 +50,11 @@ class ConnectionUpdateSchema(Schema):
                           validate=validate.Length(min=1, max=50))
     config = fields.Dict()
     status = fields.String(validate=validate.OneOf(CONNECTION_STATUSES), metadata={
-        "description": "active needs a passing test of the current configuration"})
+        "description": "active needs a test of the current configuration with no failed check and every "
+                       "warning acknowledged (acknowledge_warnings)"})
+    acknowledge_warnings = fields.List(fields.String(validate=validate.Length(max=100)),
+                                       validate=validate.Length(max=100), metadata={
+        "description": "With status active: the ids of the last test's warning checks the admin accepts"})
 
 
 class ConnectionSchema(Schema):
@@ -63,6 +67,9 @@ class ConnectionSchema(Schema):
     service_provider = fields.Dict(metadata={"description": "What to enter at the IdP"})
     last_test = fields.Dict(allow_none=True)
     last_test_current = fields.Boolean(metadata={"description": "The last test passed with this config"})
+    trust = fields.Dict(allow_none=True, metadata={
+        "description": "SAML: pinned certificate fingerprints, those waiting for approval (message: "
+                       "'certificate changed: approve the new fingerprint') and former ones still accepted"})
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
 
@@ -82,9 +89,11 @@ class TestRunSchema(Schema):
     provider = fields.String()
     status = fields.String()
     summary = fields.String()
-    login_url = fields.String(allow_none=True)
+    login_url = fields.String(allow_none=True, metadata={
+        "description": "Where to send the browser: only in the answer that starts the run (it is never stored)"})
     checks = fields.List(fields.Nested(CheckSchema))
-    profile = fields.Dict(allow_none=True)
+    profile = fields.Dict(allow_none=True, metadata={
+        "description": "The IdP's profile: only for whoever started the run and sso:manage holders"})
     started_by = fields.String()
     created_at = UtcDateTime()
     expires_at = UtcDateTime()
@@ -93,7 +102,7 @@ class TestRunSchema(Schema):
 
 def site():
     """Return the public URL and secret key the SSO service works with."""
-    return svc.Site(current_app.config["PUBLIC_URL"], current_app.config["SECRET_KEY"])
+    return svc.Site.from_config(current_app.config)
 
 
 def connection_out(connection):
@@ -102,15 +111,17 @@ def connection_out(connection):
             "domains": connection.domains, "status": connection.status,
             "config": svc.public_config(connection),
             "service_provider": site().service_provider(connection), "last_test": connection.last_test,
-            "last_test_current": svc.test_is_current(connection), "created_at": connection.created_at,
+            "last_test_current": svc.test_is_current(connection), "trust": svc.trust_state(connection),
+            "created_at": connection.created_at,
             "updated_at": connection.updated_at}
 
 
-def run_out(run):
-    """Return a test run as the API shows it; the login URL only while the sign-in is pending."""
+def run_out(run, private):
+    """Return a test run as the API shows it: the login URL only in the answer that started it, the profile
+    only when `private` (whoever started the run, sso:manage holders)."""
     return {"id": run.id, "connection_id": run.connection_id, "provider": run.provider, "status": run.status,
-            "summary": run.summary, "login_url": run.login_url if run.status == "pending_login" else None,
-            "checks": run.checks, "profile": run.profile, "started_by": run.started_by,
+            "summary": run.summary, "login_url": getattr(run, "issued_login_url", None),
+            "checks": run.checks, "profile": run.profile if private else None, "started_by": run.started_by,
             "created_at": run.created_at,
             "expires_at": run.expires_at, "finished_at": run.finished_at}
 
@@ -156,22 +167,53 @@ class ConnectionItem(MethodView):
         svc.delete_connection(workspace, current_actor(), connection_id)
 
 
+class ApproveSchema(Schema):
+    sha256 = fields.List(fields.String(validate=validate.Length(max=100)), required=True,
+                         validate=validate.Length(min=1, max=10), metadata={
+        "description": "Every pending fingerprint (trust.pending), as shown: the admin approves by naming them"})
+    rotation_days = fields.Integer(load_default=7, validate=validate.Range(min=0, max=30), metadata={
+        "description": "How many days the former certificates stay accepted (0: from now on only the new)"})
+
+
+@blp.route("/<ws>/sso/connections/<connection_id>/refresh", methods=["POST"])
+@blp.response(200, ConnectionSchema)
+@operation("sso.certificate.changed", "sso")
+def refresh(ws, connection_id):
+    """Fetch a metadata_url connection's metadata again; a changed certificate waits for approval."""
+    workspace, _ = workspace_access(ws, "sso:manage")
+    connection, _ = svc.refresh_connection(workspace, current_actor(), connection_id, site())
+    return connection_out(connection)
+
+
+@blp.route("/<ws>/sso/connections/<connection_id>/certificates/approve", methods=["POST"])
+@blp.arguments(ApproveSchema)
+@blp.response(200, ConnectionSchema)
+@operation("sso.certificate.approved", "sso")
+def approve_certificates(data, ws, connection_id):
+    """Approve the IdP's changed signing certificate; the former one stays accepted for rotation_days."""
+    workspace, _ = workspace_access(ws, "sso:manage")
+    return connection_out(svc.approve_certificates(workspace, current_actor(), connection_id, data["sha256"],
+                                                   data["rotation_days"]))
+
+
 @blp.route("/<ws>/sso/connections/<connection_id>/tests", methods=["POST"])
 @blp.response(201, TestRunSchema)
 @operation("sso.connection.changed", "sso")
 def start_test(ws, connection_id):
     """Start a test sign-in: static checks now, then send the browser to login_url."""
     workspace, _ = workspace_access(ws, "sso:test")
-    return run_out(svc.start_test(workspace, current_actor(), connection_id, site()))
+    return run_out(svc.start_test(workspace, current_actor(), connection_id, site()), private=True)
 
 
 @blp.route("/<ws>/sso/connections/<connection_id>/tests/<run_id>", methods=["GET"])
 @blp.response(200, TestRunSchema)
 def get_test(ws, connection_id, run_id):
-    """Read a test run: status, summary, every check and the profile received."""
-    workspace, _ = workspace_access(ws, "sso:read")
+    """Read a test run: status, summary and every check; the IdP profile for whoever started it and
+    sso:manage holders."""
+    workspace, access = workspace_access(ws, "sso:read")
     connection = svc.get_connection(workspace, connection_id)
-    return run_out(svc.get_test_run(workspace, connection, run_id))
+    run = svc.get_test_run(workspace, connection, run_id)
+    return run_out(run, private=svc.may_see_private(run, current_actor(), access))
 
 
 def _page(status_code, run=None, connection=None, error=None):
@@ -251,3 +293,54 @@ def _finished_page(run, connection):
     return _page(409, run=run, connection=connection,
                  error="This test run has already received its answer; an answer is accepted once, so this "
                        "second delivery is refused as a replay. The admin API shows the stored result.")
+
+
+class DomainClaimSchema(Schema):
+    domain = fields.String(required=True, validate=validate.Length(min=1, max=253))
+
+
+class DomainSchema(Schema):
+    domain = fields.String()
+    status = fields.String(metadata={"description": "claimed, verified or lapsed (unverified for 7 days)"})
+    txt_record = fields.String(metadata={"description": "The DNS TXT record to publish at record_name"})
+    record_name = fields.String()
+    created_at = UtcDateTime()
+    expires_at = UtcDateTime(allow_none=True, metadata={"description": "When an unverified claim lapses"})
+    verified_at = UtcDateTime(allow_none=True)
+    checked_at = UtcDateTime(allow_none=True)
+    check_error = fields.String(allow_none=True, metadata={"description": "Why the last check did not verify"})
+
+
+@blp.route("/<ws>/sso/domains")
+class Domains(MethodView):
+    @blp.response(200, DomainSchema(many=True))
+    def get(self, ws):
+        """List the workspace's domain claims with their verification state and TXT record."""
+        workspace, _ = workspace_access(ws, "sso:read")
+        return [svc.describe_claim(c) for c in svc.list_domains(workspace)]
+
+    @blp.arguments(DomainClaimSchema)
+    @blp.response(201, DomainSchema)
+    @operation("sso.domain.changed", "sso_domain")
+    def post(self, data, ws):
+        """Claim a domain (or restart a lapsed claim): publish its TXT record, then verify."""
+        workspace, _ = workspace_access(ws, "sso:manage")
+        return svc.describe_claim(svc.claim_domain(workspace, current_actor(), data["domain"]))
+
+
+@blp.route("/<ws>/sso/domains/<domain>", methods=["DELETE"])
+@blp.response(204)
+@operation("sso.domain.changed", "sso_domain", "domain")
+def release_domain(ws, domain):
+    """Drop a domain claim no connection of the workspace names."""
+    workspace, _ = workspace_access(ws, "sso:manage")
+    svc.release_domain(workspace, current_actor(), domain)
+
+
+@blp.route("/<ws>/sso/domains/<domain>/verify", methods=["POST"])
+@blp.response(200, DomainSchema)
+@operation("sso.domain.changed", "sso_domain", "domain")
+def verify_domain(ws, domain):
+    """Check the domain's DNS TXT record now; verified when it holds roster-verification=<token>."""
+    workspace, _ = workspace_access(ws, "sso:manage")
+    return svc.describe_claim(svc.verify_domain(workspace, current_actor(), domain, site().dns_nameservers))

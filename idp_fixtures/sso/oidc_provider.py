@@ -74,6 +74,13 @@ class OidcProvider:
         self.attack = None
         self.extra_claims = {}
         self.issuer_override = None
+        # "full": the ID token carries email and names; "minimal": only sub and the required claims, the
+        # rest at /userinfo (node-oidc-provider's default, OIDC Core §5.4).
+        self.id_token_claims = "full"
+        self.userinfo_format = "json"  # or "jwt" (OIDC Core §5.3.2: a signed answer, application/jwt)
+        self.userinfo_sub = None  # set to answer /userinfo about another subject
+        self.userinfo_calls = []  # the Authorization header of each /userinfo call
+        self.access_tokens = {}
         self.codes = {}
         self._lock = threading.Lock()
         self._http = LocalServer(self._wsgi)
@@ -143,6 +150,9 @@ class OidcProvider:
             "given_name": "Test",
             "family_name": "User",
         }
+        if self.id_token_claims == "minimal":
+            for name in ("email", "email_verified", "name", "given_name", "family_name"):
+                payload.pop(name)
         payload.update(self.extra_claims)
         payload.update(claims)
         if payload["nonce"] is None:
@@ -160,8 +170,8 @@ class OidcProvider:
         elif attack == "future_iat":
             payload.update(iat=now + 3600, exp=now + 7200)
         elif attack == "no_email":
-            payload.pop("email")
-            payload.pop("email_verified")
+            payload.pop("email", None)
+            payload.pop("email_verified", None)
         elif attack == "unknown_kid":
             header["kid"] = "key-unknown"
             key = _new_key()
@@ -213,6 +223,7 @@ class OidcProvider:
             "/jwks": self._jwks,
             "/authorize": self._authorize,
             "/token": self._token,
+            "/userinfo": self._userinfo,
         }
         handler = routes.get(request.path)
         response = handler(request) if handler else Response("Not found", status=404)
@@ -300,14 +311,37 @@ class OidcProvider:
                 {"error": "invalid_grant", "error_description": "PKCE verification failed"}, 400
             )
         id_token = self.mint_id_token(email=grant["email"], nonce=grant["nonce"], attack=self.attack)
+        access_token = secrets.token_urlsafe(24)
+        with self._lock:
+            self.access_tokens[access_token] = {"email": grant["email"], "attack": self.attack}
         return self._json(
             {
-                "access_token": secrets.token_urlsafe(24),
+                "access_token": access_token,
                 "token_type": "Bearer",
                 "expires_in": 300,
                 "id_token": id_token,
             }
         )
+
+    def _userinfo(self, request):
+        """OIDC Core §5.3: the claims of the access token's user, as JSON or a signed JWT."""
+        header = request.headers.get("Authorization", "")
+        self.userinfo_calls.append(header)
+        grant = self.access_tokens.get(header[7:]) if header.startswith("Bearer ") else None
+        if grant is None:
+            return Response(status=401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        email = grant["email"]
+        claims = {"sub": self.userinfo_sub or "user-" + hashlib.sha256(email.encode()).hexdigest()[:16],
+                  "email": email, "email_verified": True, "name": "Test User", "given_name": "Test",
+                  "family_name": "User"}
+        if grant["attack"] == "no_email":
+            claims.pop("email")
+            claims.pop("email_verified")
+        if self.userinfo_format == "jwt":
+            claims.update(iss=self.issuer, aud=self.client_id)
+            token = jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
+            return Response(token, mimetype="application/jwt", headers={"Cache-Control": "no-store"})
+        return self._json(claims)
 
 
 def _cert_for(private_key):

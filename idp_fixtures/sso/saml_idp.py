@@ -98,6 +98,8 @@ class SamlIdp:
         key=None,
         sha1=False,
         attribute_email=True,
+        sign_alg=None,
+        digest_alg=None,
     ):
         self.shape = shape
         self.base_url = base_url.rstrip("/")
@@ -106,6 +108,7 @@ class SamlIdp:
         self.key = key or make_signing_key(f"{shape} test IdP")
         self.metadata_key = self.key
         self.sha1 = sha1
+        self.sign_alg, self.digest_alg = sign_alg, digest_alg  # any XML-DSig URIs, to test Roster's policy
         self.attribute_email = attribute_email
         self.response_options = {}
         self._dir = temp_dir()
@@ -203,7 +206,8 @@ class SamlIdp:
         )
 
     def respond(
-        self, request, email, *, attributes=None, sign="assertion", attack=None, native=False, now=None
+        self, request, email, *, attributes=None, sign="assertion", attack=None, native=False, now=None,
+        extra_attributes=(), drop_default_names=False,
     ):
         """Return a base64 SAML Response to the request, signed as asked, with an optional attack applied."""
         if sign not in SIGN_CHOICES:
@@ -224,8 +228,8 @@ class SamlIdp:
                 format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent", text=secrets.token_hex(8)
             )
         )
-        sign_alg = RSA_SHA1 if self.sha1 else RSA_SHA256
-        digest_alg = SHA1 if self.sha1 else SHA256
+        sign_alg = self.sign_alg or (RSA_SHA1 if self.sha1 else RSA_SHA256)
+        digest_alg = self.digest_alg or (SHA1 if self.sha1 else SHA256)
         kwargs = dict(
             identity=identity,
             in_response_to=request.id,
@@ -249,6 +253,7 @@ class SamlIdp:
         root = ET.fromstring(unsigned)
         if attack in PRE_SIGN_ATTACKS:
             _mutate(root, attack, now or datetime.now(timezone.utc))
+        _add_attributes(root, extra_attributes, drop_default_names)
         key = make_signing_key("Attacker") if attack == "other_key" else self.key
         if attack == "xsw_unsigned_in_response_to":
             _mutate(root, "unsolicited", now)
@@ -274,6 +279,25 @@ class SamlIdp:
     def close(self):
         """Remove the key files written for pysaml2."""
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def _add_attributes(root, extra_attributes, drop_default_names):
+    """Add attributes as some IdPs name them ({"name", "friendly_name", "values"}: URI and OID names, and
+    friendly ones); drop the givenName/sn this IdP sends by default when asked."""
+    statement = root.find(f"{_q(NS_SAML, 'Assertion')}/{_q(NS_SAML, 'AttributeStatement')}")
+    if statement is None:
+        return
+    if drop_default_names:
+        for attribute in list(statement):
+            if {attribute.get("Name"), attribute.get("FriendlyName")} & {"givenName", "sn"}:
+                statement.remove(attribute)
+    for extra in extra_attributes:
+        attribute = ET.SubElement(statement, _q(NS_SAML, "Attribute"), Name=extra["name"],
+                                  NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri")
+        if extra.get("friendly_name"):
+            attribute.set("FriendlyName", extra["friendly_name"])
+        for value in extra["values"]:
+            ET.SubElement(attribute, _q(NS_SAML, "AttributeValue")).text = value
 
 
 def _signature_template(reference_id, cert_b64, sign_alg, digest_alg):

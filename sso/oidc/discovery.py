@@ -3,10 +3,9 @@
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from models.untrusted import load_json
 
 from ..checks import FAIL, PASS, WARN, Check
-from ..fetch import FetchError
+from ..fetch import FetchError, parse_json
 
 ALLOWED_ALGORITHMS = (
     "RS256",
@@ -47,6 +46,7 @@ class ProviderMetadata:
     authorization_endpoint: str
     token_endpoint: str
     jwks_uri: str
+    userinfo_endpoint: str = None
     signing_algorithms: list = field(default_factory=list)
     token_auth_methods: list = field(default_factory=lambda: ["client_secret_basic"])
     code_challenge_methods: list = field(default_factory=list)
@@ -60,6 +60,7 @@ class ProviderMetadata:
             authorization_endpoint=document["authorization_endpoint"],
             token_endpoint=document["token_endpoint"],
             jwks_uri=document["jwks_uri"],
+            userinfo_endpoint=document.get("userinfo_endpoint") or None,
             signing_algorithms=list(document.get("id_token_signing_alg_values_supported") or []),
             # OIDC Discovery §3: client_secret_basic is the default when the field is omitted.
             token_auth_methods=list(
@@ -80,7 +81,7 @@ def _body(result):
 
 def _load_json(data):
     try:
-        value = load_json(data.decode("utf-8-sig"))
+        value = parse_json(data)
     except ValueError as exc:  # not JSON, not text, or nested too deeply
         raise OidcError(f"not JSON: {exc}") from exc
     if not isinstance(value, dict):
@@ -93,9 +94,18 @@ def discovery_url(issuer):
     return issuer.rstrip("/") + "/.well-known/openid-configuration"
 
 
-def _insecure(url):
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+HTTPS_ENDPOINTS = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint")
+
+
+def endpoint_problem(url, allow_loopback_http=False):
+    """Return why an IdP URL is unusable (not https; http only to loopback when allowed), or None."""
     parts = urlsplit(url or "")
-    return parts.scheme != "https" and parts.hostname not in ("localhost", "127.0.0.1", "::1")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"not an https URL: {url!r}"
+    if parts.scheme == "http" and not (allow_loopback_http and parts.hostname in LOOPBACK_HOSTS):
+        return f"plain http: {url}"
+    return None
 
 
 def _malformed_fields(document):
@@ -114,8 +124,11 @@ def _malformed_fields(document):
     return bad
 
 
-def discover(issuer, fetch):
-    """Fetch and check the issuer's discovery document; return (checks, ProviderMetadata or None)."""
+def discover(issuer, fetch, allow_loopback_http=False):
+    """Fetch and check the issuer's discovery document; return (checks, ProviderMetadata or None).
+
+    Every endpoint must be https (OIDC Core §3.1.2.1, §3.1.3; http only to a loopback host when the operator
+    allows private networks): a failed check, and no provider, otherwise."""
     stage = "discovery"
     url = discovery_url(issuer)
     try:
@@ -236,19 +249,24 @@ def discover(issuer, fetch):
                 "client_secret_basic or client_secret_post",
             )
         )
-    insecure = [
-        name for name in ("authorization_endpoint", "token_endpoint", "jwks_uri") if _insecure(document[name])
-    ]
-    if insecure:
+    problems = {name: endpoint_problem(document[name], allow_loopback_http)
+                for name in HTTPS_ENDPOINTS if document.get(name) is not None}
+    problems = {name: problem for name, problem in problems.items() if problem}
+    if problems:
         checks.append(
             Check(
                 "oidc.discovery.https",
                 stage,
-                WARN,
-                f"Plain http endpoints: {', '.join(insecure)}",
-                fix="Use the provider's https endpoints.",
+                FAIL,
+                "Endpoints that are not https: " + "; ".join(f"{k} ({v})" for k, v in problems.items()),
+                fix="Use the provider's https issuer and endpoints.",
+                detail={"endpoints": problems},
             )
         )
+        return checks, None
+    checks.append(Check("oidc.discovery.https", stage, PASS, "The issuer and every endpoint use https"
+                        if not allow_loopback_http else "Every endpoint is https (or loopback http, allowed "
+                        "by the operator)"))
     return checks, provider
 
 
@@ -260,25 +278,27 @@ def _usable_key(jwk_dict):
     )
 
 
-def fetch_jwks(jwks_uri, fetch):
-    """Fetch the provider's JSON Web Key Set; return (checks, jwks dict or None)."""
-    stage = "discovery"
+def fetch_jwks(jwks_uri, fetch, check_prefix="oidc.jwks", stage="discovery"):
+    """Fetch the provider's JSON Web Key Set; return (checks, jwks dict or None).
+
+    `check_prefix` keeps check ids unique when a run fetches the keys twice (at the start and again for the
+    ID token, in case the provider rotated its keys in between)."""
     try:
         jwks = _load_json(_body(fetch(jwks_uri)))
     except (FetchError, OidcError) as exc:
         return [
-            Check("oidc.jwks.fetch", stage, FAIL, f"Cannot read the provider's keys at {jwks_uri}: {exc}")
+            Check(f"{check_prefix}.fetch", stage, FAIL, f"Cannot read the provider's keys at {jwks_uri}: {exc}")
         ], None
     keys = jwks.get("keys")
     if not isinstance(keys, list):
-        return [Check("oidc.jwks.fetch", stage, FAIL, "The JWKS has no 'keys' list")], None
+        return [Check(f"{check_prefix}.fetch", stage, FAIL, "The JWKS has no 'keys' list")], None
     usable = [k for k in keys if _usable_key(k)]
     if not usable:
-        return [Check("oidc.jwks.keys", stage, FAIL, "The JWKS holds no asymmetric signing key")], None
+        return [Check(f"{check_prefix}.keys", stage, FAIL, "The JWKS holds no asymmetric signing key")], None
     kids = [k.get("kid") for k in usable]
     checks = [
         Check(
-            "oidc.jwks.keys",
+            f"{check_prefix}.keys",
             stage,
             PASS,
             f"The JWKS holds {len(usable)} signing key(s)",
@@ -288,7 +308,7 @@ def fetch_jwks(jwks_uri, fetch):
     if len(usable) > 1 and None in kids:
         checks.append(
             Check(
-                "oidc.jwks.kid",
+                f"{check_prefix}.kid",
                 stage,
                 WARN,
                 "Some keys have no kid; tokens signed with them cannot be " "matched to a key",

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 import jwt
 
-from models.untrusted import load_json
 
 from ..checks import FAIL, PASS, WARN, Check, check_email_domain
+from ..fetch import MAX_JSON_DEPTH, nests_too_deep, parse_json
 from .discovery import ALLOWED_ALGORITHMS, _usable_key
 
 KEY_TYPES = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
@@ -44,7 +44,7 @@ def _skew(leeway):
     return value.total_seconds()
 
 
-def _select_key(header, jwks, add):
+def _select_key(header, jwks, add, check_id="oidc.id_token.kid"):
     keys = [k for k in (jwks or {}).get("keys", []) if _usable_key(k)]
     kid = header.get("kid")
     known = [k.get("kid") for k in keys]
@@ -52,7 +52,7 @@ def _select_key(header, jwks, add):
         matches = [k for k in keys if k.get("kid") == kid]
         if not matches:
             add(
-                "oidc.id_token.kid",
+                check_id,
                 FAIL,
                 f"The token's key id {kid!r} is not in the provider's JWKS ({known})",
                 fix="If the provider just rotated its keys, run the test again (Roster fetches the JWKS "
@@ -67,7 +67,7 @@ def _select_key(header, jwks, add):
     else:
         # OIDC Core §10.1: with several keys in the JWKS, the kid header MUST be present.
         add(
-            "oidc.id_token.kid",
+            check_id,
             FAIL,
             "The token has no key id (kid) and the JWKS holds several keys",
             detail={"known": known},
@@ -76,18 +76,35 @@ def _select_key(header, jwks, add):
     alg = header["alg"]
     if key.get("alg") and key["alg"] != alg:
         add(
-            "oidc.id_token.kid", FAIL, f"The key {key.get('kid')!r} is for {key['alg']}, the token says {alg}"
+            check_id, FAIL, f"The key {key.get('kid')!r} is for {key['alg']}, the token says {alg}"
         )
         return None
     if KEY_TYPES.get(alg[:2]) != key.get("kty"):
         add(
-            "oidc.id_token.kid",
+            check_id,
             FAIL,
             f"The key {key.get('kid')!r} is a {key.get('kty')} key, unusable with {alg}",
         )
         return None
-    add("oidc.id_token.kid", PASS, f"Signed with the provider's key {key.get('kid') or '(only key)'}")
+    add(check_id, PASS, f"Signed with the provider's key {key.get('kid') or '(only key)'}")
     return key
+
+
+def _collector(default_stage):
+    """Return (checks, add): a list and the function that appends a Check to it."""
+    checks = []
+
+    def add(check_id, status, message, fix=None, detail=None, stage=default_stage):
+        checks.append(Check(check_id, stage, status, message, fix=fix, detail=detail))
+
+    return checks, add
+
+
+def _decode_signed(token, key_dict, alg):
+    """Return a JWS's claims once its signature verifies with the key; the claims are checked by the caller."""
+    return jwt.decode(token, jwt.PyJWK(key_dict, algorithm=alg).key, algorithms=[alg], options={
+        "verify_signature": True, "verify_exp": False, "verify_nbf": False, "verify_iat": False,
+        "verify_aud": False, "verify_iss": False, "require": []})
 
 
 def _claims_preview(claims):
@@ -107,20 +124,21 @@ def _check_segments(token):
             raw = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
         except (ValueError, TypeError) as exc:
             raise ValueError(f"a segment is not base64url: {exc}") from None
-        load_json(raw)
+        parse_json(raw)
 
 
 def verify_id_token(
-    token, jwks, *, issuer, client_id, nonce, now=None, allowed_domains=None, leeway=DEFAULT_LEEWAY
+    token, jwks, *, issuer, client_id, nonce, now=None, allowed_domains=None, leeway=DEFAULT_LEEWAY,
+    check_profile=True,
 ):
-    """Verify an ID token (OIDC Core §3.1.3.7) against the JWKS; return (checks, profile)."""
+    """Verify an ID token (OIDC Core §3.1.3.7) against the JWKS; return (checks, profile).
+
+    With check_profile=False the email checks are left to the caller (who may complete the profile from the
+    UserInfo endpoint first, sso/oidc/login.py); the profile then carries the verified claims under "_claims".
+    """
     skew = _skew(leeway)
     now = (now or datetime.now(timezone.utc)).timestamp()
-    checks = []
-
-    def add(check_id, status, message, fix=None, detail=None, stage="id_token"):
-        checks.append(Check(check_id, stage, status, message, fix=fix, detail=detail))
-
+    checks, add = _collector("id_token")
     try:
         _check_segments(token)
         header = jwt.get_unverified_header(token)
@@ -163,21 +181,7 @@ def verify_id_token(
     if key_dict is None:
         return checks, {}
     try:
-        key = jwt.PyJWK(key_dict, algorithm=alg).key
-        claims = jwt.decode(
-            token,
-            key,
-            algorithms=[alg],
-            options={
-                "verify_signature": True,
-                "verify_exp": False,
-                "verify_nbf": False,
-                "verify_iat": False,
-                "verify_aud": False,
-                "verify_iss": False,
-                "require": [],
-            },
-        )
+        claims = _decode_signed(token, key_dict, alg)
     except jwt.InvalidSignatureError:
         add(
             "oidc.id_token.signature",
@@ -186,8 +190,16 @@ def verify_id_token(
             fix="Do not trust this token: it was altered or signed by someone else.",
         )
         return checks, {}
+    except RecursionError:
+        add("oidc.id_token.signature", FAIL,
+            f"The ID token could not be verified: its claims nest deeper than {MAX_JSON_DEPTH} levels")
+        return checks, {}
     except (jwt.PyJWTError, ValueError, TypeError) as exc:
         add("oidc.id_token.signature", FAIL, f"The ID token could not be verified: {exc}")
+        return checks, {}
+    if nests_too_deep(claims):
+        add("oidc.id_token.signature", FAIL,
+            f"The ID token could not be verified: its claims nest deeper than {MAX_JSON_DEPTH} levels")
         return checks, {}
     try:
         json.dumps(claims, allow_nan=False)
@@ -198,19 +210,69 @@ def verify_id_token(
         return checks, {}
     add("oidc.id_token.signature", PASS, "The ID token signature verifies with the provider's key")
     _check_claims(claims, add, issuer=issuer, client_id=client_id, nonce=nonce, now=now, skew=skew)
-    profile = {
-        "sub": claims.get("sub"),
-        "email": claims.get("email"),
-        "email_verified": claims.get("email_verified"),
-        "given_name": claims.get("given_name"),
-        "family_name": claims.get("family_name"),
-        "display_name": claims.get("name"),
-        "claims": _claims_preview(claims),
-    }
-    email = _check_email(claims, add)
-    if email is not None and allowed_domains is not None:
-        checks.append(check_email_domain(email, allowed_domains, "oidc.profile.email_domain", "profile"))
+    profile = profile_from_claims(claims)
+    if not check_profile:
+        profile["_claims"] = claims
+        return checks, profile
+    check_profile_email(claims, add, allowed_domains)
     return checks, profile
+
+
+PROFILE_CLAIMS = {"email": "email", "email_verified": "email_verified", "given_name": "given_name",
+                  "family_name": "family_name", "display_name": "name"}
+
+
+def profile_from_claims(claims):
+    """Return the profile Roster keeps from verified claims (ID token, possibly completed by UserInfo)."""
+    profile = {"sub": claims.get("sub")}
+    profile.update({key: claims.get(claim) for key, claim in PROFILE_CLAIMS.items()})
+    profile["claims"] = _claims_preview(claims)
+    return profile
+
+
+def check_profile_email(claims, add, allowed_domains, where="The ID token"):
+    """Check the email claim and its domain; `add` collects the checks. Return the email or None."""
+    email = _check_email(claims, add, where)
+    if email is not None and allowed_domains is not None:
+        check = check_email_domain(email, allowed_domains, "oidc.profile.email_domain", "profile")
+        add(check.id, check.status, check.message, fix=check.fix, detail=check.detail, stage=check.stage)
+    return email
+
+
+def verify_signed_userinfo(token, jwks, *, issuer, client_id):
+    """Verify a UserInfo answer sent as a signed JWT (OIDC Core §5.3.2); return (checks, claims or None)."""
+    checks, add = _collector("userinfo")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        add("oidc.userinfo.signature", FAIL, f"The signed UserInfo answer is not a JWS compact token: {exc}")
+        return checks, None
+    alg = header.get("alg")
+    if alg not in ALLOWED_ALGORITHMS:
+        add("oidc.userinfo.signature", FAIL, f"The UserInfo answer is signed with {alg!r}, which Roster does "
+            "not accept (asymmetric algorithms only)")
+        return checks, None
+    key_dict = _select_key(header, jwks, add, check_id="oidc.userinfo.kid")
+    if key_dict is None:
+        return checks, None
+    try:
+        claims = _decode_signed(token, key_dict, alg)
+    except RecursionError:
+        claims = None
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        add("oidc.userinfo.signature", FAIL, f"The signed UserInfo answer does not verify: {exc}")
+        return checks, None
+    if claims is None or nests_too_deep(claims):
+        add("oidc.userinfo.signature", FAIL, f"The UserInfo claims nest deeper than {MAX_JSON_DEPTH} levels")
+        return checks, None
+    audience = claims.get("aud")
+    audiences = [audience] if isinstance(audience, str) else audience if isinstance(audience, list) else None
+    if ("iss" in claims and claims["iss"] != issuer) or (audiences is not None and client_id not in audiences):
+        add("oidc.userinfo.signature", FAIL, "The signed UserInfo answer names another issuer or audience",
+            detail={"iss": claims.get("iss"), "aud": audience})
+        return checks, None
+    add("oidc.userinfo.signature", PASS, f"The UserInfo answer is signed ({alg}) with the provider's key")
+    return checks, claims
 
 
 def _number(claims, name):
@@ -316,16 +378,17 @@ def _check_claims(claims, add, *, issuer, client_id, nonce, now, skew):
         add("oidc.id_token.subject", PASS, f"Subject {claims['sub']}")
 
 
-def _check_email(claims, add):
-    """Check the token's email claim; return the email when there is one."""
+def _check_email(claims, add, where="The ID token"):
+    """Check the email claim; return the email when there is one."""
     email = claims.get("email")
     if not isinstance(email, str) or "@" not in email:
         add(
             "oidc.profile.email",
             FAIL,
-            "The ID token carries no email",
+            f"{where} carries no email",
             stage="profile",
-            fix="Request the email scope and allow the app to release the user's email.",
+            fix="Allow the app to release the user's email (the email scope is requested); check that the "
+            "user has an email address in the provider.",
         )
         return None
     add("oidc.profile.email", PASS, f"Email {email}", stage="profile")

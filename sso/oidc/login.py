@@ -1,5 +1,7 @@
 """The authorization code flow with PKCE: the authorization URL, the code exchange, and finish_login, which
-verifies the ID token it brings back (sso/oidc/id_token.py)."""
+verifies the ID token it brings back (sso/oidc/id_token.py) and completes the profile from the UserInfo
+endpoint when the ID token lacks a claim Roster needs (OIDC Core §5.4: providers may put the claims of the
+email and profile scopes only there)."""
 
 import base64
 import hashlib
@@ -7,10 +9,11 @@ import secrets
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
-from ..checks import FAIL, PASS, WARN, Check
+from ..checks import FAIL, INFO, PASS, WARN, Check
 from ..fetch import FetchError
 from .discovery import OidcError, _body, _load_json, fetch_jwks
-from .id_token import verify_id_token
+from .id_token import PROFILE_CLAIMS, check_profile_email, profile_from_claims, verify_id_token, \
+    verify_signed_userinfo
 
 DEFAULT_SCOPE = "openid email profile"
 
@@ -165,7 +168,7 @@ def finish_login(
     )
     if tokens is None:
         return checks, {}
-    jwks_checks, jwks = fetch_jwks(provider.jwks_uri, fetch)
+    jwks_checks, jwks = fetch_jwks(provider.jwks_uri, fetch, check_prefix="oidc.token.jwks", stage="token")
     checks += jwks_checks
     if jwks is None:
         return checks, {}
@@ -176,6 +179,85 @@ def finish_login(
         client_id=client_id,
         nonce=nonce,
         now=now,
-        allowed_domains=allowed_domains,
+        check_profile=False,
     )
-    return checks + token_checks, profile
+    checks += token_checks
+    if not profile or any(c.status == FAIL for c in token_checks):
+        profile.pop("_claims", None)
+        return checks, profile
+    claims = profile.pop("_claims")
+    sources = {claim: "id_token" for claim in ("email", "name", "given_name", "family_name") if claim in claims}
+    if not _has_needed_claims(claims):
+        info_checks, extra = fetch_userinfo(provider, tokens, fetch, jwks, client_id=client_id,
+                                            subject=claims.get("sub"))
+        checks += info_checks
+        for claim, value in (extra or {}).items():
+            if claim not in claims and claim != "sub":
+                claims[claim] = value
+                sources[claim] = "userinfo"
+        profile = profile_from_claims(claims)
+    profile["claim_sources"] = sources
+    shown = {claim: sources.get(claim, "missing") for claim in ("email", "name", "given_name", "family_name")}
+    checks.append(Check("oidc.profile.sources", "profile", INFO, "Claims read from: " + ", ".join(
+        f"{claim} from {'the ' + source.replace('_', ' ') if source != 'missing' else 'nowhere'}"
+        for claim, source in shown.items()), detail=shown))
+
+    def add(check_id, status, message, fix=None, detail=None, stage="profile"):
+        checks.append(Check(check_id, stage, status, message, fix=fix, detail=detail))
+
+    asked = any(c.id == "oidc.userinfo.fetch" and c.status == PASS for c in checks)
+    where = "Neither the ID token nor the UserInfo answer" if asked else "The ID token"
+    check_profile_email(claims, add, allowed_domains, where)
+    return checks, profile
+
+
+def _has_needed_claims(claims):
+    """Tell whether the ID token carries what Roster needs: an email and a name (any of the name claims)."""
+    email = claims.get("email")
+    named = any(isinstance(claims.get(c), str) and claims.get(c) for c in ("name", "given_name", "family_name"))
+    return isinstance(email, str) and "@" in email and named
+
+
+def fetch_userinfo(provider, tokens, fetch, jwks, *, client_id, subject):
+    """Call the UserInfo endpoint with the access token (OIDC Core §5.3); return (checks, claims or None).
+
+    The answer is JSON or a signed JWT (§5.3.2); its sub must equal the ID token's (§5.3.4)."""
+    stage = "userinfo"
+    access_token = tokens.get("access_token")
+    if not provider.userinfo_endpoint or not isinstance(access_token, str) or not access_token:
+        missing = "userinfo_endpoint in the discovery document" if not provider.userinfo_endpoint \
+            else "access_token in the token response"
+        return [Check("oidc.userinfo.fetch", stage, INFO,
+                      f"The ID token lacks a claim Roster reads and there is no {missing} to ask for it")], None
+    try:
+        result = fetch(provider.userinfo_endpoint, headers={
+            "Authorization": f"Bearer {access_token}", "Accept": "application/json, application/jwt"})
+    except FetchError as exc:
+        return [Check("oidc.userinfo.fetch", stage, FAIL, f"The UserInfo endpoint could not be used: {exc}",
+                      fix="Check that the app may call the UserInfo endpoint with its access token.")], None
+    content_type = (getattr(result, "headers", {}) or {}).get("content-type", "").split(";")[0].strip().lower()
+    checks = []
+    if content_type == "application/jwt":
+        checks.append(Check("oidc.userinfo.fetch", stage, PASS,
+                            f"Read the UserInfo answer (signed JWT) from {provider.userinfo_endpoint}"))
+        signed_checks, claims = verify_signed_userinfo(_body(result).decode("ascii", "replace").strip(), jwks,
+                                                       issuer=provider.issuer, client_id=client_id)
+        checks += signed_checks
+        if claims is None:
+            return checks, None
+    else:
+        try:
+            claims = _load_json(_body(result))
+        except OidcError as exc:
+            return [Check("oidc.userinfo.fetch", stage, FAIL, f"The UserInfo answer is unusable: {exc}")], None
+        checks.append(Check("oidc.userinfo.fetch", stage, PASS,
+                            f"Read the UserInfo answer (JSON) from {provider.userinfo_endpoint}"))
+    if not isinstance(claims.get("sub"), str) or claims.get("sub") != subject:
+        checks.append(Check("oidc.userinfo.subject", stage, FAIL,
+                            f"The UserInfo answer is about subject {claims.get('sub')!r}, the ID token about "
+                            f"{subject!r}: its claims are not used",
+                            fix="Do not trust this answer (OIDC Core §5.3.4: the sub values must be identical).",
+                            detail={"userinfo_sub": claims.get("sub"), "id_token_sub": subject}))
+        return checks, None
+    checks.append(Check("oidc.userinfo.subject", stage, PASS, "The UserInfo answer is about the same subject"))
+    return checks, {k: v for k, v in claims.items() if k in set(PROFILE_CLAIMS.values()) | {"sub"}}

@@ -9,6 +9,10 @@ from .base import CM_BEARER, NAMEID_EMAIL, NS_SAML, _iso, _parse_instant, _q, _t
 
 MAX_ASSERTION_AGE = timedelta(minutes=10)
 
+# The names IdPs give email and name attributes, in their three forms: friendly (Okta, OneLogin, Google),
+# URI (Entra ID / ADFS claim types; Shibboleth's urn:mace:dir:attribute-def names) and OID (the
+# urn:oid: names of eduPerson/inetOrgPerson, RFC 4519, and PKCS#9 emailAddress, RFC 2985 §5.2.3, which
+# SimpleSAMLphp's name2oid map sends for "email"). Compared case-insensitively.
 EMAIL_ATTRIBUTES = (
     "email",
     "mail",
@@ -17,14 +21,19 @@ EMAIL_ATTRIBUTES = (
     "user.email",
     "useremail",
     "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+    "http://schemas.xmlsoap.org/claims/emailaddress",
+    "urn:mace:dir:attribute-def:mail",
     "urn:oid:0.9.2342.19200300.100.1.3",
+    "urn:oid:1.2.840.113549.1.9.1",
 )
 GIVEN_NAME_ATTRIBUTES = (
     "givenname",
     "firstname",
     "first_name",
+    "given_name",
     "user.firstname",
     "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname",
+    "urn:mace:dir:attribute-def:givenname",
     "urn:oid:2.5.4.42",
 )
 FAMILY_NAME_ATTRIBUTES = (
@@ -33,16 +42,23 @@ FAMILY_NAME_ATTRIBUTES = (
     "lastname",
     "last_name",
     "familyname",
+    "family_name",
     "user.lastname",
     "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname",
+    "urn:mace:dir:attribute-def:sn",
     "urn:oid:2.5.4.4",
 )
 DISPLAY_NAME_ATTRIBUTES = (
     "displayname",
     "name",
     "cn",
+    "commonname",
     "http://schemas.microsoft.com/identity/claims/displayname",
+    "http://schemas.xmlsoap.org/claims/commonname",
+    "urn:mace:dir:attribute-def:displayname",
+    "urn:mace:dir:attribute-def:cn",
     "urn:oid:2.16.840.1.113730.3.1.241",
+    "urn:oid:2.5.4.3",
 )
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 

@@ -41,6 +41,26 @@ SHA1_ALGORITHMS = (
     "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha1",
     "http://www.w3.org/2000/09/xmldsig#sha1",
 )
+# The signature policy (docs/sso.md, "Algorithms"): RSA PKCS#1 v1.5 and RSA-PSS with SHA-256/384/512
+# (RFC 6931 §2.3.2-2.3.4, §2.3.10), ECDSA with SHA-256/384/512 (RFC 6931 §2.3.6), SHA-256/384/512 digests
+# (RFC 6931 §2.1.2-2.1.3). SHA-1 only where a connection opts in; MD5 and everything else never.
+SIGNATURE_ALGORITHMS = {
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256": "RSA-SHA256",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384": "RSA-SHA384",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512": "RSA-SHA512",
+    "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1": "RSA-PSS-SHA256",
+    "http://www.w3.org/2007/05/xmldsig-more#sha384-rsa-MGF1": "RSA-PSS-SHA384",
+    "http://www.w3.org/2007/05/xmldsig-more#sha512-rsa-MGF1": "RSA-PSS-SHA512",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256": "ECDSA-SHA256",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384": "ECDSA-SHA384",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512": "ECDSA-SHA512",
+}
+DIGEST_ALGORITHMS = {
+    "http://www.w3.org/2001/04/xmlenc#sha256": "SHA-256",
+    "http://www.w3.org/2001/04/xmldsig-more#sha384": "SHA-384",
+    "http://www.w3.org/2001/04/xmlenc#sha512": "SHA-512",
+}
+MAX_SIGNING_CERTIFICATES = 10
 
 MAX_XML_BYTES = 1024 * 1024
 _DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
@@ -172,3 +192,32 @@ def certificate_info(b64_text):
         not_after=cert.not_valid_after_utc,
         key_description=key_description,
     )
+
+
+# Algorithms
+
+
+def signature_algorithms(signature):
+    """Return the SignatureMethod and DigestMethod algorithm URIs a ds:Signature declares."""
+    return sorted({m.get("Algorithm") or "" for m in signature.iter(_q(NS_DS, "SignatureMethod"))}
+                  | {m.get("Algorithm") or "" for m in signature.iter(_q(NS_DS, "DigestMethod"))})
+
+
+def algorithm_verdict(algorithms, allow_sha1=False):
+    """Return (status, message) for the algorithms of a signature under Roster's policy: "pass", "warn" (SHA-1
+    where the connection allows it) or "fail" (SHA-1 without the opt-in, MD5, anything unknown)."""
+    refused = [a for a in algorithms if a not in SIGNATURE_ALGORITHMS and a not in DIGEST_ALGORITHMS
+               and a not in SHA1_ALGORITHMS]
+    sha1 = [a for a in algorithms if a in SHA1_ALGORITHMS]
+    if refused:
+        return "fail", (f"Signed with {', '.join(a or '(none)' for a in refused)}, which Roster never accepts "
+                        "(only RSA-SHA256/384/512, RSA-PSS and ECDSA with SHA-256 or stronger)")
+    if sha1 and not allow_sha1:
+        return "fail", (f"Signed with SHA-1 ({', '.join(sha1)}); Roster refuses SHA-1 unless the connection "
+                        "sets allow_sha1")
+    if sha1:
+        return "warn", (f"Signed with SHA-1 ({', '.join(sha1)}), accepted only because this connection sets "
+                        "allow_sha1")
+    names = [SIGNATURE_ALGORITHMS.get(a) or DIGEST_ALGORITHMS.get(a) for a in algorithms]
+    return "pass", f"Signature algorithms: {', '.join(names)}"
+

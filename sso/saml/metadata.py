@@ -7,15 +7,15 @@ from urllib.parse import urlsplit
 
 from saml2 import BINDING_HTTP_REDIRECT
 
-from ..checks import FAIL, INFO, PASS, WARN, Check
+from ..checks import FAIL, INFO, PASS, WARN, Check, unique_ids
 from .base import (
     _DECLARATION,
     NAMEID_EMAIL,
     NAMEID_UNSPECIFIED,
     NS_DS,
     NS_MD,
+    MAX_SIGNING_CERTIFICATES,
     PROTOCOL,
-    SHA1_ALGORITHMS,
     MetadataError,
     SamlError,
     XmlsecMissingError,
@@ -23,8 +23,10 @@ from .base import (
     _parse_instant,
     _q,
     _text,
+    algorithm_verdict,
     certificate_info,
     parse_xml,
+    signature_algorithms,
 )
 from .xmlsec import XMLSEC1_FIX, _verify_with_any
 
@@ -42,8 +44,7 @@ class IdpMetadata:
     certificate_errors: list = field(default_factory=list)
     valid_until: datetime = None
     signed: bool = False
-    signature_methods: list = field(default_factory=list)
-    digest_methods: list = field(default_factory=list)
+    signature_methods: list = field(default_factory=list)  # SignatureMethod and DigestMethod URIs
 
     def sso_url(self, binding=BINDING_HTTP_REDIRECT):
         """Return the first SSO endpoint for a binding, or None."""
@@ -93,9 +94,13 @@ def _read_metadata(xml_text):
         meta.sso_services.append(
             ((service.get("Binding") or "").strip(), (service.get("Location") or "").strip())
         )
-    for descriptor in idp.findall(_q(NS_MD, "KeyDescriptor")):
-        if descriptor.get("use") not in (None, "", "signing"):
-            continue
+    signing = [d for d in idp.findall(_q(NS_MD, "KeyDescriptor")) if d.get("use") in (None, "", "signing")]
+    count = sum(1 for d in signing for _ in d.iter(_q(NS_DS, "X509Certificate")))
+    if count > MAX_SIGNING_CERTIFICATES:
+        # Each certificate may cost an xmlsec1 run per signature: bound them.
+        raise MetadataError(f"The metadata lists {count} signing certificates; Roster accepts at most "
+                            f"{MAX_SIGNING_CERTIFICATES}")
+    for descriptor in signing:
         for cert_element in descriptor.iter(_q(NS_DS, "X509Certificate")):
             try:
                 info = certificate_info(cert_element.text)
@@ -117,10 +122,7 @@ def _read_metadata(xml_text):
         signature = holder.find(_q(NS_DS, "Signature"))
         if signature is not None:
             meta.signed = True
-            meta.signature_methods += [
-                m.get("Algorithm") for m in signature.iter(_q(NS_DS, "SignatureMethod"))
-            ]
-            meta.digest_methods += [m.get("Algorithm") for m in signature.iter(_q(NS_DS, "DigestMethod"))]
+            meta.signature_methods += signature_algorithms(signature)
     return meta, root
 
 
@@ -139,8 +141,15 @@ def parse_metadata(xml_text):
     return meta
 
 
-def check_metadata(xml_text, now=None):
-    """Return the static checks of IdP metadata: entityID, endpoints, certificates, NameID, algorithms."""
+def check_metadata(xml_text, now=None, *, allow_sha1=False, pinned=()):
+    """Return the static checks of IdP metadata: entityID, endpoints, certificates, NameID, algorithms.
+
+    `pinned`: the CertificateInfo a connection trusts (pinned when it imported the metadata); a metadata
+    signature is a PASS only when one of them verifies it. Check ids are unique (repeats get #2, #3…)."""
+    return unique_ids(_metadata_checks(xml_text, now, allow_sha1, pinned))
+
+
+def _metadata_checks(xml_text, now, allow_sha1, pinned):
     now = now or datetime.now(timezone.utc)
     stage = "metadata"
     try:
@@ -219,7 +228,7 @@ def check_metadata(xml_text, now=None):
     checks += _check_endpoints(meta, stage)
     checks += _check_certificates(meta, now, stage)
     checks += _check_nameid_formats(meta, stage)
-    checks += _check_metadata_signature(meta, root, xml_text, stage)
+    checks += _check_metadata_signature(meta, root, xml_text, stage, allow_sha1, pinned)
     return checks
 
 
@@ -419,48 +428,45 @@ def _check_nameid_formats(meta, stage):
     ]
 
 
-def _check_metadata_signature(meta, root, xml_text, stage):
+def _check_metadata_signature(meta, root, xml_text, stage, allow_sha1, pinned):
     if not meta.signed:
         return [
             Check(
                 "saml.metadata.signature",
                 stage,
                 INFO,
-                "The metadata is not signed; Roster trusts it as imported",
+                "The metadata is not signed; Roster trusts the certificates it pinned at import",
             )
         ]
     checks = []
-    weak = [a for a in meta.signature_methods + meta.digest_methods if a in SHA1_ALGORITHMS]
-    if weak:
-        checks.append(
-            Check(
-                "saml.metadata.signature_algorithm",
-                stage,
-                WARN,
-                f"The metadata is signed with SHA-1 ({', '.join(sorted(set(weak)))})",
-                fix="Configure the IdP to sign with RSA-SHA256 and a SHA-256 digest.",
-                detail={"algorithms": sorted(set(weak))},
-            )
-        )
+    algorithms = sorted(set(meta.signature_methods))
+    verdict, message = algorithm_verdict(algorithms, allow_sha1)
+    checks.append(Check("saml.metadata.signature_algorithm", stage, verdict, message,
+                        fix="Configure the IdP to sign with RSA-SHA256 and a SHA-256 digest."
+                        if verdict != PASS else None, detail={"algorithms": algorithms}))
+    if verdict == FAIL:
+        return checks
     holder = root if root.find(_q(NS_DS, "Signature")) is not None else _idp_entity(root)
     node_name = f"{NS_MD}:{holder.tag.split('}', 1)[1]}"
     data = xml_text.encode("utf-8") if isinstance(xml_text, str) else xml_text
     data = _DECLARATION.sub("", data.decode("utf-8-sig")).strip().encode("utf-8")
+    node_id = holder.get("ID")
     try:
-        verified = bool(holder.get("ID")) and _verify_with_any(
-            data, meta.signing_certificates, node_name, holder.get("ID")
-        )
+        by_pinned = bool(node_id and pinned) and _verify_with_any(data, list(pinned), node_name, node_id)
+        by_own = by_pinned or (bool(node_id) and _verify_with_any(data, meta.signing_certificates, node_name,
+                                                                   node_id))
     except XmlsecMissingError as exc:
         return checks + [Check("saml.metadata.signature", stage, WARN, str(exc), fix=XMLSEC1_FIX)]
-    if verified:
-        checks.append(
-            Check(
-                "saml.metadata.signature",
-                stage,
-                PASS,
-                "The metadata signature verifies with the IdP's own signing certificate",
-            )
-        )
+    if by_pinned:
+        checks.append(Check("saml.metadata.signature", stage, PASS,
+                            "The metadata signature verifies with a certificate pinned for this connection"))
+    elif by_own:
+        # A signature checked against the certificate the document itself carries proves only that the
+        # document is intact, not who published it.
+        checks.append(Check("saml.metadata.signature", stage, INFO,
+                            "The metadata signature verifies with the certificate inside the metadata itself; "
+                            "that proves the document is intact, not who published it (Roster pins the "
+                            "certificates at import instead)"))
     else:
         checks.append(
             Check(

@@ -6,14 +6,13 @@ import binascii
 import re
 from datetime import datetime, timedelta, timezone
 
-from ..checks import FAIL, INFO, PASS, WARN
+from ..checks import FAIL, INFO, PASS
 from .assertion import _AssertionChecks, _extract_profile, _Stop
 from .base import (
     C14N_METHODS,
     NS_DS,
     NS_SAML,
     NS_SAMLP,
-    SHA1_ALGORITHMS,
     STATUS_SUCCESS,
     TRANSFORM_ENVELOPED,
     MAX_XML_BYTES,
@@ -22,8 +21,10 @@ from .base import (
     XmlsecMissingError,
     _q,
     _text,
+    algorithm_verdict,
     certificate_info,
     parse_xml,
+    signature_algorithms,
 )
 from .metadata import parse_metadata
 from .xmlsec import XMLSEC1_FIX, _verify, _verify_with_any
@@ -108,13 +109,21 @@ def verify_response(
     now=None,
     max_clock_skew=DEFAULT_CLOCK_SKEW,
     consumed_ids=(),
+    allow_sha1=False,
+    extra_certificates=(),
 ):
-    """Verify a base64 SAML Response posted to the ACS; return (checks, profile, ids)."""
+    """Verify a base64 SAML Response posted to the ACS; return (checks, profile, ids).
+
+    Signatures verify only with the metadata's certificates and `extra_certificates` (CertificateInfo: the
+    previous certificates of a connection during the rotation window its admin chose). SHA-1 signatures fail
+    unless `allow_sha1` (the connection's opt-in), which makes them a warning."""
     skew = _skew(max_clock_skew)
     now = now or datetime.now(timezone.utc)
     verifier = _ResponseVerifier(
         idp_metadata_xml, sp_entity_id, acs_url, expected_request_id, allowed_domains, now, skew, consumed_ids
     )
+    verifier.allow_sha1 = allow_sha1
+    verifier.extra_certificates = list(extra_certificates)
     verifier.run(saml_response_b64)
     return verifier.checks, verifier.profile, verifier.ids
 
@@ -139,6 +148,8 @@ class _ResponseVerifier(_AssertionChecks):
         self.now = now
         self.skew = skew
         self.consumed_ids = set(consumed_ids or ())
+        self.allow_sha1 = False
+        self.extra_certificates = []
         self.checks = []
         self.profile = {}
         self.ids = {"response_id": None, "assertion_id": None}
@@ -292,7 +303,15 @@ class _ResponseVerifier(_AssertionChecks):
                     f"The {label} signature is not usable: {problem}",
                     fix="The response has been altered (signature wrapping?); do not trust it.",
                 )
-            if not _verify_with_any(data, meta.signing_certificates, node_name, element.get("ID")):
+            algorithms = signature_algorithms(signature)
+            verdict, message = algorithm_verdict(algorithms, self.allow_sha1)
+            if verdict == FAIL:  # checked before xmlsec1 runs: a refused algorithm is never verified
+                self.stop("saml.response.signature_algorithm", stage, f"The {label} is refused: {message}",
+                          fix="Set the IdP's signature algorithm to RSA-SHA256 and digest to SHA-256.",
+                          detail={"algorithms": algorithms})
+            certificates = meta.signing_certificates + [
+                c for c in self.extra_certificates if c.sha256 not in {m.sha256 for m in meta.signing_certificates}]
+            if not _verify_with_any(data, certificates, node_name, element.get("ID")):
                 self._signature_failed(data, label, signature, node_name, element.get("ID"), meta)
             signed[label] = signature
         if not signed:
@@ -310,27 +329,11 @@ class _ResponseVerifier(_AssertionChecks):
             f"The {covered} signature verifies with the IdP's metadata certificate",
             detail={"signed": list(signed)},
         )
-        algorithms = set()
-        for signature in signed.values():
-            algorithms |= {m.get("Algorithm") for m in signature.iter(_q(NS_DS, "SignatureMethod"))}
-            algorithms |= {m.get("Algorithm") for m in signature.iter(_q(NS_DS, "DigestMethod"))}
-        weak = sorted(a for a in algorithms if a in SHA1_ALGORITHMS)
-        if weak:
-            self.add(
-                "saml.response.signature_algorithm",
-                stage,
-                WARN,
-                f"The IdP signs with SHA-1 ({', '.join(weak)})",
-                fix="Set the IdP's signature algorithm to RSA-SHA256 and digest to SHA-256.",
-                detail={"algorithms": weak},
-            )
-        else:
-            self.add(
-                "saml.response.signature_algorithm",
-                stage,
-                PASS,
-                f"Signature algorithms: {', '.join(sorted(a.rsplit('#', 1)[-1] for a in algorithms if a))}",
-            )
+        algorithms = sorted({a for signature in signed.values() for a in signature_algorithms(signature)})
+        verdict, message = algorithm_verdict(algorithms, self.allow_sha1)
+        self.add("saml.response.signature_algorithm", stage, verdict, message,
+                 fix="Set the IdP's signature algorithm to RSA-SHA256 and digest to SHA-256."
+                 if verdict != PASS else None, detail={"algorithms": algorithms})
         return "response" in signed
 
     def _signature_failed(self, data, label, signature, node_name, node_id, meta):

@@ -29,7 +29,9 @@ from .runs import (
     finish_oidc_test,
     finish_saml_test,
     finish_test,
+    actor_key,
     get_test_run,
+    may_see_private,
     prepare_oidc_test,
     prepare_saml_test,
     prepare_test,
@@ -37,9 +39,22 @@ from .runs import (
     verify_oidc_answer,
     verify_saml_answer,
 )
+from .domains import claim_domain, describe_claim, list_domains, release_domain, verified_domains, verify_domain
 from .site import Site, hash_state
+from .trust import CHANGED, approve_certificates, refresh_all, refresh_connection, trust_state
 
 __all__ = [
+    "claim_domain",
+    "describe_claim",
+    "list_domains",
+    "release_domain",
+    "verified_domains",
+    "verify_domain",
+    "CHANGED",
+    "approve_certificates",
+    "refresh_all",
+    "refresh_connection",
+    "trust_state",
     "CONSUMED_ID_TTL",
     "RUN_TTL",
     "Prepared",
@@ -56,7 +71,9 @@ __all__ = [
     "finish_saml_test",
     "finish_test",
     "get_connection",
+    "actor_key",
     "get_test_run",
+    "may_see_private",
     "hash_state",
     "list_connections",
     "normalize_domains",

@@ -1,5 +1,5 @@
-"""SSO connections: validation, the fetching of what a config names, domain claims, and the writes, each in
-its own mutation.
+"""SSO connections: validation, the fetching of what a config names, and the writes, each in its own mutation
+(the domains a connection names are claimed through sso/service/domains.py).
 
 Network work (fetching metadata) happens in `prepare_connection`, outside any database transaction; the
 public writers (create/update/delete_connection) then open one `mutation` for the write.
@@ -10,13 +10,13 @@ import hashlib
 import re
 from urllib.parse import urlsplit
 
-from peewee import IntegrityError
-
-from models.db import db, new_id, utcnow
+from models.db import utcnow
 from models.services import ConflictError, InvalidError, NotFoundError, mutation
-from models.sso import CONNECTION_STATUSES, PASSING, PROVIDERS, SsoConnection, SsoConsumedId, SsoDomain, SsoTestRun
-from sso.fetch import FetchError, fetch_url
+from models.sso import CONNECTION_STATUSES, PASSING, PROVIDERS, SsoConnection, SsoConsumedId, SsoTestRun
+from sso.fetch import FetchError
 from sso.saml import SamlError, parse_metadata
+
+from .domains import claim_domains
 
 NAME_MAX = 200
 MAX_DOMAINS = 50
@@ -25,7 +25,7 @@ MAX_URL = 2000
 MAX_CLIENT_FIELD = 500
 DOMAIN_RE = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+"
                        r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-SAML_KEYS = ("metadata_xml", "metadata_url")
+SAML_KEYS = ("metadata_xml", "metadata_url", "allow_sha1")
 OIDC_KEYS = ("issuer", "client_id", "client_secret")
 
 # Reading
@@ -73,8 +73,11 @@ def describe(connection):
     else:
         shown = {"issuer": config.get("issuer"), "client_id": config.get("client_id"),
                  "client_secret_set": bool(connection.secret)}
-    return {"provider": connection.provider, "name": connection.name, "domains": list(connection.domains),
-            "status": connection.status, "config": shown}
+    described = {"provider": connection.provider, "name": connection.name, "domains": list(connection.domains),
+                 "status": connection.status, "config": shown}
+    if (connection.last_test or {}).get("acknowledged"):
+        described["acknowledged_warnings"] = connection.last_test["acknowledged"]
+    return described
 
 
 # Validation
@@ -102,13 +105,20 @@ def _check_name(name):
     return name.strip()
 
 
-def _check_url(url, field):
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+def _check_url(url, field, site):
+    """Return the URL if it is https (or http to a loopback host when the operator allows private networks)."""
     if not isinstance(url, str) or len(url) > MAX_URL:
-        raise InvalidError(f"Invalid {field}", errors={"config": {field: ["An http(s) URL"]}})
+        raise InvalidError(f"Invalid {field}", errors={"config": {field: ["An https URL"]}})
     parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidError(f"Invalid {field}",
-                           errors={"config": {field: ["Only http and https URLs are accepted"]}})
+    loopback_http = (parts.scheme == "http" and site.allow_private_network
+                     and (parts.hostname or "").lower() in LOOPBACK_NAMES)
+    if not parts.hostname or not (parts.scheme == "https" or loopback_http):
+        raise InvalidError(f"Invalid {field}: https is required", errors={"config": {field: [
+            "An https URL (plain http only to a loopback host, when the operator sets "
+            "SSO_ALLOW_PRIVATE_NETWORK)"]}})
     return url.strip()
 
 
@@ -119,9 +129,9 @@ def _unknown_keys(config, allowed, provider):
             f"Unknown; {provider} config takes {', '.join(allowed)}"] for k in unknown}})
 
 
-def _fetch_metadata(url, allow_private):
+def _fetch_metadata(url, site):
     try:
-        return fetch_url(url, allow_private_network=allow_private).text
+        return site.fetch(url).text
     except FetchError as exc:
         raise InvalidError(f"Cannot fetch the IdP metadata: {exc}",
                            errors={"config": {"metadata_url": [str(exc)]}})
@@ -134,15 +144,15 @@ def _parse_saml_metadata(xml):
         raise InvalidError(f"Invalid IdP metadata: {exc}", errors={"config": {"metadata_xml": [str(exc)]}})
 
 
-def _prepare_saml_config(workspace, config):
+def _prepare_saml_config(config, site):
     _unknown_keys(config, SAML_KEYS, "saml")
     if bool(config.get("metadata_xml")) == bool(config.get("metadata_url")):
         raise InvalidError("Give the IdP metadata as metadata_xml or metadata_url (one of them)",
                            errors={"config": {"metadata_xml": ["Give metadata_xml or metadata_url"]}})
     out = {}
     if config.get("metadata_url"):
-        out["metadata_url"] = _check_url(config["metadata_url"], "metadata_url")
-        xml = _fetch_metadata(out["metadata_url"], workspace.setting("sso.allow_private_network"))
+        out["metadata_url"] = _check_url(config["metadata_url"], "metadata_url", site)
+        xml = _fetch_metadata(out["metadata_url"], site)
         out["metadata_fetched_at"] = utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
     else:
         xml = config["metadata_xml"]
@@ -150,12 +160,18 @@ def _prepare_saml_config(workspace, config):
             raise InvalidError("Invalid metadata_xml", errors={"config": {"metadata_xml": [
                 f"The metadata XML as text, at most {MAX_METADATA_CHARS} characters"]}})
     meta = _parse_saml_metadata(xml)
+    # The signing certificates are pinned now; a refresh that finds others waits for an admin's approval.
     out.update(metadata_xml=xml, idp_entity_id=meta.entity_id,
                idp_certificates=[c.sha256 for c in meta.signing_certificates])
+    if "allow_sha1" in config:
+        if not isinstance(config["allow_sha1"], bool):
+            raise InvalidError("Invalid allow_sha1", errors={"config": {"allow_sha1": ["true or false"]}})
+        if config["allow_sha1"]:
+            out["allow_sha1"] = True  # the opt-in that turns SHA-1 signatures from a failure into a warning
     return out, None
 
 
-def _prepare_oidc_config(config, existing=None):
+def _prepare_oidc_config(config, site, existing=None):
     _unknown_keys(config, OIDC_KEYS, "oidc")
     merged = dict((existing.config or {}) if existing is not None else {})
     merged.update({k: v for k, v in config.items() if k != "client_secret"})
@@ -172,7 +188,7 @@ def _prepare_oidc_config(config, existing=None):
         errors["client_secret"] = ["Required"]
     if errors:
         raise InvalidError("Invalid oidc config", errors={"config": errors})
-    issuer = _check_url(merged["issuer"], "issuer")
+    issuer = _check_url(merged["issuer"], "issuer", site)
     return {"issuer": issuer, "client_id": merged["client_id"].strip()}, secret
 
 
@@ -182,9 +198,10 @@ class Prepared:
 
     fields: dict
     secret: str | None = None
+    acknowledged: tuple = ()  # warning check ids of the last test the admin acknowledges when activating
 
 
-def prepare_connection(workspace, data, existing=None):
+def prepare_connection(data, site, existing=None):
     """Validate a create (existing=None) or update body and fetch what it names; return Prepared."""
     if not isinstance(data, dict):
         raise InvalidError("The body must be an object")
@@ -205,9 +222,9 @@ def prepare_connection(workspace, data, existing=None):
         if not isinstance(config, dict):
             raise InvalidError("Invalid config", errors={"config": ["An object"]})
         if provider == "saml":
-            fields["config"], secret = _prepare_saml_config(workspace, config)
+            fields["config"], secret = _prepare_saml_config(config, site)
         else:
-            fields["config"], secret = _prepare_oidc_config(config, existing)
+            fields["config"], secret = _prepare_oidc_config(config, site, existing)
     if "status" in data:
         if data["status"] not in CONNECTION_STATUSES:
             raise InvalidError("Invalid status", errors={"status": [f"One of {', '.join(CONNECTION_STATUSES)}"]})
@@ -216,35 +233,10 @@ def prepare_connection(workspace, data, existing=None):
         fields["status"] = data["status"]
     if existing is None:
         fields["provider"] = provider
-    return Prepared(fields=fields, secret=secret)
-
-
-# Domains
-
-def _claim_domains(workspace):
-    """Make the workspace's domain claims match its connections; 409 when another workspace owns one."""
-    wanted = set()
-    for (domains,) in SsoConnection.select(SsoConnection.domains).where(
-            SsoConnection.workspace == workspace.id).tuples():
-        wanted.update(domains or [])
-    held = {d.domain: d for d in SsoDomain.select().where(SsoDomain.workspace == workspace.id)}
-    released = [d.id for name, d in held.items() if name not in wanted]
-    if released:
-        SsoDomain.delete().where(SsoDomain.id.in_(released), SsoDomain.workspace == workspace.id).execute()
-    missing = sorted(wanted - set(held))
-    if not missing:
-        return
-    taken = [d for (d,) in SsoDomain.select(SsoDomain.domain).where(SsoDomain.domain.in_(missing)).tuples()]
-    if taken:
-        raise ConflictError(f"Domain {taken[0]} is already claimed by another workspace",
-                            errors={"domains": [f"Claimed by another workspace: {', '.join(sorted(taken))}"]})
-    try:
-        with db.atomic():
-            SsoDomain.insert_many([{"id": new_id(), "workspace": workspace.id, "domain": d,
-                                    "created_at": utcnow()} for d in missing]).execute()
-    except IntegrityError:
-        raise ConflictError("One of the domains was just claimed by another workspace",
-                            errors={"domains": ["Claimed by another workspace"]}) from None
+    acknowledged = data.get("acknowledge_warnings") or ()
+    if not isinstance(acknowledged, (list, tuple)) or not all(isinstance(a, str) for a in acknowledged):
+        raise InvalidError("Invalid acknowledge_warnings", errors={"acknowledge_warnings": ["A list of check ids"]})
+    return Prepared(fields=fields, secret=secret, acknowledged=tuple(acknowledged))
 
 
 # Writing
@@ -258,7 +250,7 @@ def _create(change, workspace, prepared, site):
     fields.setdefault("status", "draft")
     connection = SsoConnection.create(workspace=workspace.id, secret=site.seal(prepared.secret)
                                       if prepared.secret else None, **fields)
-    _claim_domains(workspace)
+    claim_domains(change, workspace, connection.domains)
     change.record(OPERATION, "sso_connection", connection.id, connection.name, before=None,
                   after=describe(connection))
     return connection
@@ -303,35 +295,55 @@ def _update(change, workspace, connection, prepared, site):
         if connection.status == "active":
             connection.status = "draft"
     if "status" in fields:
-        if fields["status"] == "active" and not test_is_current(connection):
-            raise ConflictError("Only a connection whose latest test passed with its current configuration "
-                                "can be activated: start a test and complete the sign-in first",
-                                errors={"status": ["Needs a passing test of the current configuration"]})
+        if fields["status"] == "active" and connection.status != "active":
+            _check_activation(connection, prepared.acknowledged)
         connection.status = fields["status"]
     connection.updated_at = utcnow()
     connection.save()
     if "domains" in fields:
-        _claim_domains(workspace)
+        claim_domains(change, workspace, fields["domains"])
     after = describe(connection)
     if after != before:
         change.record(OPERATION, "sso_connection", connection.id, connection.name, before=before, after=after)
     return connection
 
 
+def unacknowledged_warnings(connection, acknowledged=()):
+    """Return the warning check ids of the last test that `acknowledged` does not cover."""
+    last = connection.last_test or {}
+    if "warnings" not in last:  # a test stored before warnings were recorded: its warnings are unknown
+        return ["(run the test again)"] if last.get("status") == "passed_with_warnings" else []
+    return sorted(set(last["warnings"]) - set(acknowledged))
+
+
+def _check_activation(connection, acknowledged):
+    """Refuse activating without a test of the current config with no failed check and no unacknowledged
+    warning."""
+    if not test_is_current(connection):
+        raise ConflictError("Only a connection whose latest test passed with its current configuration "
+                            "can be activated: start a test and complete the sign-in first",
+                            errors={"status": ["Needs a passing test of the current configuration"]})
+    pending = unacknowledged_warnings(connection, acknowledged)
+    if pending:
+        raise ConflictError("The latest test passed with warnings: acknowledge each one (acknowledge_warnings) "
+                            f"to activate: {', '.join(pending)}",
+                            errors={"acknowledge_warnings": [f"Unacknowledged: {', '.join(pending)}"]})
+    connection.last_test = {**connection.last_test, "acknowledged": sorted(set(acknowledged))}
+
+
 def _delete(change, workspace, connection):
-    """Delete a connection, its test runs and the domain claims no other connection of the workspace makes."""
+    """Delete a connection and its test runs (its domain claims stay: DELETE …/sso/domains/{domain} drops one)."""
     before = describe(connection)
     for model in (SsoConsumedId, SsoTestRun):
         model.delete().where(model.workspace == workspace.id, model.connection == connection.id).execute()
     SsoConnection.delete().where(SsoConnection.id == connection.id,
                                  SsoConnection.workspace == workspace.id).execute()
-    _claim_domains(workspace)
     change.record(OPERATION, "sso_connection", connection.id, connection.name, before=before, after=None)
 
 
 def create_connection(workspace, actor, data, site):
     """Create a connection from a request body: validate and fetch first, then write in one mutation."""
-    prepared = prepare_connection(workspace, data)
+    prepared = prepare_connection(data, site)
     with mutation(workspace, actor, "sso.connection.create") as change:
         return _create(change, workspace, prepared, site)
 
@@ -339,7 +351,7 @@ def create_connection(workspace, actor, data, site):
 def update_connection(workspace, actor, connection_id, data, site):
     """Change a connection of the workspace from a request body: validate and fetch first, then write."""
     connection = get_connection(workspace, connection_id)
-    prepared = prepare_connection(workspace, data, existing=connection)
+    prepared = prepare_connection(data, site, existing=connection)
     with mutation(workspace, actor, "sso.connection.update") as change:
         return _update(change, workspace, connection, prepared, site)
 

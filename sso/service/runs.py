@@ -16,11 +16,12 @@ from models.db import db, utcnow
 from models.services import ConflictError, InvalidError, NotFoundError, mutation
 from models.sso import SsoConnection, SsoConsumedId, SsoTestRun
 from models.workspace import Workspace
-from sso.checks import FAIL, PASS, Check, summarize
-from sso.fetch import FetchError, fetch_url
+from sso.checks import FAIL, PASS, WARN, Check, summarize, unique_ids
+from sso.fetch import FetchError
 from sso.oidc import ProviderMetadata, authorization_request, discover, fetch_jwks, finish_login
-from sso.saml import SamlError, check_metadata, start_login, verify_response
+from sso.saml import SamlError, check_metadata, parse_metadata, start_login, verify_response
 
+from . import trust
 from .connections import OPERATION, _lookup, get_connection
 from .site import hash_state
 
@@ -55,37 +56,51 @@ class TestStart:
     nonce: str | None = None
     code_verifier: str | None = None
     context: dict | None = None
+    refreshed: object = None  # SAML metadata fetched again (sso.service.trust.Fetched), recorded with the run
 
 
 def _check_dicts(checks):
     return [c.to_dict() if hasattr(c, "to_dict") else dict(c) for c in checks]
 
 
-def _fetcher(workspace):
-    allow = workspace.setting("sso.allow_private_network")
-
-    def fetch(url, **kwargs):
-        return fetch_url(url, allow_private_network=allow, **kwargs)
-    return fetch
+def _has_failure(checks):
+    """A failed static check means no sign-in link is issued (a javascript: endpoint, a refused algorithm…)."""
+    return any(c.status == FAIL for c in checks)
 
 
 def prepare_saml_test(workspace, connection, site):
     """Run the metadata checks (re-fetching metadata_url) and build the AuthnRequest; return TestStart."""
     config = connection.config or {}
-    checks = []
+    checks, refreshed = [], None
     xml, context = config.get("metadata_xml"), None
     if config.get("metadata_url"):
         try:
-            xml = _fetcher(workspace)(config["metadata_url"]).text
+            fetched = site.fetch(config["metadata_url"]).text
             checks.append(Check("saml.metadata.fetch", "metadata", PASS,
                                 f"Fetched the IdP metadata from {config['metadata_url']}"))
-            context = {"metadata_xml": xml}
         except FetchError as exc:
             checks.append(Check("saml.metadata.fetch", "metadata", FAIL,
                                 f"Cannot fetch the IdP metadata: {exc}",
                                 fix="Check the metadata URL, or paste the metadata XML instead."))
             return TestStart(checks=checks)
-    checks += check_metadata(xml)  # a missing xmlsec1 is a check there, not an exception
+        try:
+            refreshed = trust.Fetched(xml=fetched, meta=parse_metadata(fetched))
+        except SamlError:
+            xml = fetched  # unusable: the metadata checks below say why
+        if refreshed is not None:
+            pinned = _check_pinned(connection, refreshed)
+            checks.append(pinned)
+            if pinned.status == FAIL:
+                return TestStart(checks=checks, refreshed=refreshed)
+            xml, context = fetched, {"metadata_xml": fetched}
+    elif config.get("pending_certificates"):
+        checks.append(_check_pinned(connection, None))
+        return TestStart(checks=checks)
+    # A missing xmlsec1 is a check there, not an exception.
+    checks += check_metadata(xml, allow_sha1=bool(config.get("allow_sha1")),
+                             pinned=trust.pinned_certificates(connection))
+    if _has_failure(checks):
+        return TestStart(checks=checks, refreshed=refreshed)
     state = secrets.token_urlsafe(24)
     try:
         request_id, login_url = start_login(xml, site.sp_entity_id(connection), site.acs_url(connection),
@@ -95,19 +110,37 @@ def prepare_saml_test(workspace, connection, site):
                             f"Cannot send a sign-in request to this IdP: {exc}",
                             fix="Import metadata with an HTTP-Redirect SingleSignOnService endpoint."))
         return TestStart(checks=checks)
-    return TestStart(checks=checks, login_url=login_url, state=state, request_id=request_id, context=context)
+    return TestStart(checks=checks, login_url=login_url, state=state, request_id=request_id, context=context,
+                     refreshed=refreshed)
+
+
+def _check_pinned(connection, refreshed):
+    """Return the check that the IdP still signs with the pinned certificates (saml.metadata.pinned)."""
+    added = trust.new_fingerprints(connection, refreshed.meta) if refreshed is not None else []
+    entity_changed = refreshed is not None and refreshed.meta.entity_id != connection.config.get("idp_entity_id")
+    pending = (connection.config or {}).get("pending_certificates")
+    if added or entity_changed or (pending and refreshed is None):
+        fingerprints = added or (pending or {}).get("added") or []
+        return Check("saml.metadata.pinned", "metadata", FAIL,
+                     f"{trust.CHANGED}: " + (", ".join(fingerprints) or "the IdP's entityID changed"),
+                     fix="Check with the IdP's administrators that they rotated the signing certificate, then "
+                     "approve the new fingerprint (POST …/certificates/approve); until then nobody signs in.",
+                     detail={"pinned": trust.pinned_fingerprints(connection), "new": fingerprints})
+    return Check("saml.metadata.pinned", "metadata", PASS,
+                 "The IdP signs with the certificates pinned when its metadata was imported",
+                 detail={"pinned": trust.pinned_fingerprints(connection)})
 
 
 def prepare_oidc_test(workspace, connection, site):
     """Check discovery and keys, then build the authorization URL (PKCE S256, nonce, state)."""
     config = connection.config or {}
-    fetch = _fetcher(workspace)
-    checks, provider = discover(config["issuer"], fetch)
+    fetch = site.fetch
+    checks, provider = discover(config["issuer"], fetch, allow_loopback_http=site.allow_private_network)
     if provider is None:
         return TestStart(checks=checks)
     jwks_checks, jwks = fetch_jwks(provider.jwks_uri, fetch)
     checks += jwks_checks
-    if jwks is None:
+    if jwks is None or _has_failure(checks):
         return TestStart(checks=checks)
     try:
         site.unseal(connection.secret or "")
@@ -128,17 +161,20 @@ def prepare_test(workspace, connection, site):
     return prepare_oidc_test(workspace, connection, site)
 
 
-def _store_start(change, workspace, connection, start, site, started_by=""):
-    """Store a test run from its static stage: pending_login when the browser can go on, else failed."""
+def _store_start(change, workspace, connection, start, site, started_by="", started_by_key=""):
+    """Store a test run from its static stage: pending_login when the browser can go on, else failed.
+
+    The login URL (it carries the RelayState/state) is never stored: only its state's hash is. It is handed
+    back once, as `run.issued_login_url`, for the answer to whoever started the run."""
     now = utcnow()
-    checks = _check_dicts(start.checks)
+    checks = _check_dicts(unique_ids(start.checks))
     run = SsoTestRun(workspace=workspace.id, connection=connection.id, provider=connection.provider,
                      state_hash=hash_state(start.state or secrets.token_urlsafe(24)),
                      request_id=start.request_id, nonce=start.nonce,
                      code_verifier=site.seal(start.code_verifier) if start.code_verifier else None,
-                     login_url=start.login_url, context=start.context,
-                     config_version=connection.config_version,
-                     started_by=started_by[:200], checks=checks, created_at=now, expires_at=now + RUN_TTL)
+                     login_url=None, context=start.context,
+                     config_version=connection.config_version, started_by=started_by[:200],
+                     started_by_key=started_by_key[:80], checks=checks, created_at=now, expires_at=now + RUN_TTL)
     if start.login_url:
         run.status = "pending_login"
         run.summary = "Waiting for the sign-in at the identity provider"
@@ -148,6 +184,7 @@ def _store_start(change, workspace, connection, start, site, started_by=""):
         run.summary = summary if status == "failed" else "The sign-in could not start"
         run.finished_at = now
     run.save(force_insert=True)
+    run.issued_login_url = start.login_url
     if run.status != "pending_login":
         _set_last_test(change, connection, run)
     return run
@@ -193,7 +230,8 @@ def _set_last_test(change, connection, run):
     connection.last_test = {"id": run.id, "status": run.status, "summary": run.summary,
                             "finished_at": run.finished_at.strftime("%Y-%m-%dT%H:%M:%SZ")
                             if run.finished_at else None,
-                            "config_version": run.config_version}
+                            "config_version": run.config_version,
+                            "warnings": sorted({c["id"] for c in run.checks if c["status"] == WARN})}
     SsoConnection.update(last_test=connection.last_test).where(SsoConnection.id == connection.id).execute()
     change.record(OPERATION, "sso_connection", connection.id, connection.name, before=before,
                   after={"last_test": connection.last_test})
@@ -209,6 +247,7 @@ def _finish(change, connection, run, live_checks, profile, consume=()):
                           fix="Start a new test; a response can be used only once.",
                           detail={"ids": replayed}))
     static = [Check(**c) for c in run.checks]
+    live = unique_ids(live, taken={c.id for c in static})
     status, summary = summarize(static + live)
     now = utcnow()
     updated = SsoTestRun.update(status=status, summary=summary, checks=run.checks + _check_dicts(live),
@@ -238,7 +277,9 @@ def verify_saml_answer(connection, run, saml_response, site):
     checks, profile, ids = verify_response(
         saml_response, idp_metadata_xml=xml, sp_entity_id=site.sp_entity_id(connection),
         acs_url=site.acs_url(connection), expected_request_id=run.request_id,
-        allowed_domains=connection.domains, consumed_ids=consumed_ids(connection))
+        allowed_domains=connection.domains, consumed_ids=consumed_ids(connection),
+        allow_sha1=bool(connection.config.get("allow_sha1")),
+        extra_certificates=trust.retiring_certificates(connection))
     signed = any(c.id == "saml.response.signature" and c.status == PASS for c in checks)
     return checks, profile, [v for v in (ids or {}).values() if v] if signed else []
 
@@ -265,7 +306,7 @@ def verify_oidc_answer(workspace, connection, run, args, site):
     live, profile = finish_login(provider, code=code, code_verifier=site.unseal(run.code_verifier),
                                  nonce=run.nonce, client_id=connection.config["client_id"],
                                  client_secret=site.unseal(connection.secret),
-                                 redirect_uri=site.redirect_uri(connection), fetch=_fetcher(workspace),
+                                 redirect_uri=site.redirect_uri(connection), fetch=site.fetch,
                                  allowed_domains=connection.domains)
     return checks + live, profile
 
@@ -278,12 +319,28 @@ def _who(actor):
     return f"token {actor.token_label or actor.token_id}"
 
 
+def actor_key(actor):
+    """Return the stable key of who started a run: person:<id> for people, token:<id> for tokens."""
+    if actor.person is not None:
+        return f"person:{actor.person.id}"
+    return f"token:{actor.token_id}" if actor.token_id else ""
+
+
+def may_see_private(run, actor, access):
+    """Tell whether the actor may see a run's IdP profile: whoever started it, and sso:manage holders."""
+    key = actor_key(actor)
+    return access.has("sso:manage") or bool(key and run.started_by_key == key)
+
+
 def start_test(workspace, actor, connection_id, site):
     """Start a test sign-in of a connection: run the static stage, then store the run in one mutation."""
     connection = get_connection(workspace, connection_id)
     start = prepare_test(workspace, connection, site)
     with mutation(workspace, actor, "sso.test.start") as change:
-        return _store_start(change, workspace, connection, start, site, started_by=_who(actor))
+        if start.refreshed is not None:
+            trust.record_refresh(change, get_connection(workspace, connection_id), start.refreshed)
+        return _store_start(change, workspace, connection, start, site, started_by=_who(actor),
+                            started_by_key=actor_key(actor))
 
 
 def finish_test(workspace, actor, connection, run, live_checks, profile, consume=()):

@@ -10,15 +10,29 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from models.services import InvalidError
+from sso.fetch import fetch_url
 from sso.saml import NAMEID_EMAIL, sp_metadata
 
 
 @dataclasses.dataclass(frozen=True)
 class Site:
-    """Where Roster is reachable (PUBLIC_URL) and the key that seals secrets (SECRET_KEY)."""
+    """Where Roster is reachable (PUBLIC_URL), the key that seals secrets (SECRET_KEY) and the operator's network
+    policy (SSO_ALLOW_PRIVATE_NETWORK: private and loopback IdPs; never a workspace setting)."""
 
     public_url: str
     secret_key: str
+    allow_private_network: bool = False
+    dns_nameservers: tuple = ()  # SSO_DNS_NAMESERVERS: where domain verification asks for TXT records
+
+    @classmethod
+    def from_config(cls, config):
+        """Return the Site an app's configuration describes (PUBLIC_URL, SECRET_KEY, SSO_ALLOW_PRIVATE_NETWORK)."""
+        return cls(config["PUBLIC_URL"], config["SECRET_KEY"], bool(config.get("SSO_ALLOW_PRIVATE_NETWORK")),
+                   tuple(config.get("SSO_DNS_NAMESERVERS") or ()))
+
+    def fetch(self, url, **kwargs):
+        """Fetch a URL an IdP configuration names, under the operator's network policy (sso.fetch)."""
+        return fetch_url(url, allow_private_network=self.allow_private_network, **kwargs)
 
     def sp_entity_id(self, connection):
         """Return the SAML SP entityID of a connection (its metadata URL)."""

@@ -74,7 +74,7 @@ def test_oidc_round_trip_in_chromium(browser):
     pending = {}
 
     with OidcProvider() as provider:
-        _, metadata = oidc.discover(provider.issuer, fetch)
+        _, metadata = oidc.discover(provider.issuer, fetch, allow_loopback_http=True)
 
         def callback(environ, start_response):
             request = Request(environ)

@@ -44,7 +44,7 @@ def test_saml_round_trip_in_chromium(app, workspace_setup, roster_server, browse
 
 def test_oidc_round_trip_in_chromium(app, workspace_setup, roster_server, browser):
     s = workspace_setup
-    allow_private_network(app, s.workspace)
+    allow_private_network(app)
     with OidcProvider(default_email="someone@example.com") as provider:
         r = s.admin_client.post(connections_url(s.workspace), json={
             "provider": "oidc", "name": "Test OP", "domains": ["example.com"],

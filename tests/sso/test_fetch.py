@@ -82,7 +82,7 @@ def test_public_addresses(address):
 
 
 def test_loopback_refused_by_default(server):
-    with pytest.raises(FetchError, match="loopback address.*sso.allow_private_network"):
+    with pytest.raises(FetchError, match="loopback address.*SSO_ALLOW_PRIVATE_NETWORK"):
         fetch_url(server.url + "/")
 
 
@@ -118,7 +118,7 @@ def fake_dns(monkeypatch):
     calls = []
     real = fetch.refusal_reason
 
-    def resolve(host, port):
+    def resolve(host, port, timeout=None):
         calls.append(host)
         answer = table[host]
         return answer(len(calls)) if callable(answer) else list(answer)
@@ -132,13 +132,13 @@ def test_redirect_to_private_address_refused(server, fake_dns):
     table, _ = fake_dns
     table.update({"public.test": ["127.0.0.1"], "internal.test": ["10.0.0.5"]})
     with pytest.raises(FetchError, match="10.0.0.5, a private address"):
-        fetch_url(f"http://public.test:{server.port}/redirect?to=http://internal.test/secret")
+        fetch_url(f"http://public.test:{server.port}/redirect?to=http://internal.test/secret", require_https=False)
 
 
 def test_redirect_followed_when_allowed(server, fake_dns):
     table, _ = fake_dns
     table["public.test"] = ["127.0.0.1"]
-    result = fetch_url(f"http://public.test:{server.port}/redirect?to=/final")
+    result = fetch_url(f"http://public.test:{server.port}/redirect?to=/final", require_https=False)
     assert result.content == b"hello"
     assert result.url.endswith("/final")
 
@@ -147,14 +147,14 @@ def test_any_refused_address_refuses_the_host(fake_dns):
     table, _ = fake_dns
     table["mixed.test"] = ["127.0.0.1", "192.168.0.10"]
     with pytest.raises(FetchError, match="192.168.0.10"):
-        fetch_url("http://mixed.test/")
+        fetch_url("http://mixed.test/", require_https=False)
 
 
 def test_connects_to_the_checked_address_no_rebinding(server, fake_dns):
     table, calls = fake_dns
     # A rebinding DNS answers a public address first and a private one afterwards.
     table["rebind.test"] = lambda n: ["127.0.0.1"] if n == 1 else ["10.0.0.5"]
-    result = fetch_url(f"http://rebind.test:{server.port}/pinned")
+    result = fetch_url(f"http://rebind.test:{server.port}/pinned", require_https=False)
     assert result.content == b"hello"
     assert calls == ["rebind.test"]
     assert server.seen[-1]["host"] == f"rebind.test:{server.port}"
@@ -195,3 +195,129 @@ def test_too_many_redirects(server):
 def test_unresolvable_host():
     with pytest.raises(FetchError, match="Cannot resolve"):
         fetch_url("http://no-such-host.invalid/")
+
+
+# Network policy is the operator's: link-local and cloud metadata addresses are refused even when the
+# operator allows private networks (SSO_ALLOW_PRIVATE_NETWORK).
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/",
+                                 "http://[fe80::1]/", "http://[::ffff:169.254.169.254]/",
+                                 "http://100.100.100.200/"])
+def test_metadata_addresses_refused_always(url):
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="refused always"):
+        fetch_url(url, allow_private_network=True, timeout=2)
+    assert time.monotonic() - started < 1
+
+
+def test_https_required_for_public_hosts(server, fake_dns):
+    table, _ = fake_dns
+    table["public.test"] = ["127.0.0.1"]  # treated as public by fake_dns
+    with pytest.raises(FetchError, match="https is required"):
+        fetch_url(f"http://public.test:{server.port}/")
+
+
+def test_plain_http_to_loopback_needs_the_operator_switch(server):
+    with pytest.raises(FetchError, match="SSO_ALLOW_PRIVATE_NETWORK"):
+        fetch_url(server.url + "/", require_https=True)
+    assert fetch_url(server.url + "/", allow_private_network=True).content == b"hello"
+
+
+@pytest.fixture
+def drip_server():
+    """A server on 127.0.0.1 that answers a status line, then one header byte every 50 ms for 10 s."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    stop = threading.Event()
+
+    def serve():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            try:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nX-Drip: ")
+                for _ in range(200):
+                    if stop.wait(0.05):
+                        break
+                    conn.sendall(b"a")
+            except OSError:
+                pass
+            finally:
+                conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join(timeout=5)
+    listener.close()
+
+
+def test_one_deadline_covers_slowly_dripped_headers(drip_server):
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="longer than 0.5 seconds"):
+        fetch_url(drip_server + "/", allow_private_network=True, timeout=0.5)
+    assert time.monotonic() - started < 1.5
+
+
+@pytest.fixture
+def other_origin():
+    seen = []
+
+    def app(environ, start_response):
+        request = Request(environ)
+        seen.append({"path": request.path, "authorization": request.headers.get("Authorization"),
+                     "method": request.method})
+        return Response("other")(environ, start_response)
+
+    local = LocalServer(app)
+    local.start()
+    local.seen = seen
+    yield local
+    local.close()
+
+
+def test_redirect_to_another_origin_drops_credentials(other_origin):
+    def app(environ, start_response):
+        return Response(status=307, headers={"Location": other_origin.url + "/landed"})(environ, start_response)
+
+    first = LocalServer(app)
+    first.start()
+    try:
+        result = fetch_url(first.url + "/", allow_private_network=True,
+                           headers={"Authorization": "Basic c2VjcmV0OnNlY3JldA=="})
+        assert result.content == b"other"
+        assert other_origin.seen[-1] == {"path": "/landed", "authorization": None, "method": "GET"}
+        with pytest.raises(FetchError, match="another origin"):
+            fetch_url(first.url + "/token", allow_private_network=True, method="POST",
+                      data={"client_secret": "s3cret"})
+        assert all(hit["method"] == "GET" for hit in other_origin.seen)
+    finally:
+        first.close()
+
+
+def test_redirect_never_downgrades_https_to_http():
+    with pytest.raises(FetchError, match="from https to http"):
+        fetch._follow("https://idp.example.com/a", "http://idp.example.com/b", 302, "GET", None, {})
+    url, method, body, headers = fetch._follow("https://idp.example.com/a", "/b", 308, "POST", b"x",
+                                               {"Authorization": "Basic x"})
+    assert (url, method, body, headers) == ("https://idp.example.com/b", "POST", b"x", {"Authorization": "Basic x"})
+
+
+@pytest.mark.parametrize("depth,ok", [(10, True), (fetch.MAX_JSON_DEPTH, True), (fetch.MAX_JSON_DEPTH + 1, False),
+                                      (100_000, False)])
+def test_json_depth_is_bounded(depth, ok):
+    data = ("[" * depth + "]" * depth).encode()
+    if ok:
+        assert not fetch.nests_too_deep(fetch.parse_json(data))
+    else:
+        with pytest.raises(ValueError, match="nests deeper"):
+            fetch.parse_json(data)

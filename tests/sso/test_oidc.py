@@ -17,7 +17,7 @@ fetch = partial(fetch_url, allow_private_network=True)
 
 @pytest.fixture
 def provider_metadata(oidc_provider):
-    checks, provider = oidc.discover(oidc_provider.issuer, fetch)
+    checks, provider = oidc.discover(oidc_provider.issuer, fetch, allow_loopback_http=True)
     assert failures(checks) == []
     return provider
 
@@ -44,7 +44,7 @@ def run_flow(oidc_provider, provider, email="alice@example.com", auth_method=Non
 
 
 def test_discovery_checks(oidc_provider):
-    checks, provider = oidc.discover(oidc_provider.issuer, fetch)
+    checks, provider = oidc.discover(oidc_provider.issuer, fetch, allow_loopback_http=True)
     assert failures(checks) == []
     assert summarize(checks)[0] == "passed"
     assert provider.jwks_uri == f"{oidc_provider.issuer}/jwks"
@@ -52,7 +52,7 @@ def test_discovery_checks(oidc_provider):
 
 
 def test_discovery_issuer_must_match_exactly(oidc_provider):
-    checks, provider = oidc.discover(oidc_provider.issuer + "/", fetch)
+    checks, provider = oidc.discover(oidc_provider.issuer + "/", fetch, allow_loopback_http=True)
     assert failures(checks) == ["oidc.discovery.issuer"]
     assert provider is None
 
@@ -60,7 +60,7 @@ def test_discovery_issuer_must_match_exactly(oidc_provider):
 def test_discovery_refuses_loopback_by_default(oidc_provider):
     checks, provider = oidc.discover(oidc_provider.issuer, fetch_url)
     assert failures(checks) == ["oidc.discovery.fetch"]
-    assert "sso.allow_private_network" in checks[0].message
+    assert "SSO_ALLOW_PRIVATE_NETWORK" in checks[0].message
     assert provider is None
 
 
@@ -187,7 +187,7 @@ def test_email_outside_domains_fails(oidc_provider, provider_metadata):
 
 def test_provider_key_rotation_followed():
     with OidcProvider() as provider:
-        _, metadata = oidc.discover(provider.issuer, fetch)
+        _, metadata = oidc.discover(provider.issuer, fetch, allow_loopback_http=True)
         old_jwks = provider.jwks()
         provider.rotate_key()
         token = provider.mint_id_token(nonce="n")
@@ -323,3 +323,49 @@ def test_discovery_malformed_fields_fail_cleanly(changes):
     assert failures(checks) == ["oidc.discovery.required_fields"]
     assert checks[-1].detail == {"malformed": list(changes)}
     assert provider is None
+
+
+@pytest.mark.parametrize("changes,named", [
+    ({"issuer": "http://op.example.test", "authorization_endpoint": "http://op.example.test/a"}, "issuer"),
+    ({"token_endpoint": "http://op.example.test/t"}, "token_endpoint"),
+    ({"jwks_uri": "http://op.example.test/k"}, "jwks_uri"),
+    ({"userinfo_endpoint": "http://op.example.test/u"}, "userinfo_endpoint"),
+    ({"authorization_endpoint": "javascript:alert(document.domain)//"}, "authorization_endpoint"),
+    ({"authorization_endpoint": "data:text/html,<script>1</script>"}, "authorization_endpoint"),
+])
+def test_discovery_requires_https_endpoints(changes, named):
+    """Findings 2 and 6: http (not loopback) and non-http(s) endpoints fail; no provider, so no login link."""
+    import json
+
+    document = good_document(**changes)
+    checks, provider = oidc.discover(document["issuer"], static(json.dumps(document)))
+    assert failures(checks) == ["oidc.discovery.https"] and provider is None
+    assert named in checks[-1].detail["endpoints"]
+
+
+def test_loopback_http_endpoints_only_with_the_operator_switch():
+    import json
+
+    document = good_document(**{k: v.replace("https://op.example.test", "http://127.0.0.1:9") for k, v in
+                                good_document().items() if isinstance(v, str)})
+    assert failures(oidc.discover(document["issuer"], static(json.dumps(document)))[0]) == ["oidc.discovery.https"]
+    checks, provider = oidc.discover(document["issuer"], static(json.dumps(document)), allow_loopback_http=True)
+    assert failures(checks) == [] and provider is not None
+
+
+def test_deeply_nested_discovery_document_is_a_failed_check_not_a_crash():
+    checks, provider = oidc.discover("https://op.example.test", static(b"[" * 100_000 + b"]" * 100_000))
+    assert failures(checks) == ["oidc.discovery.fetch"] and "nests deeper" in checks[0].message
+    checks, jwks = oidc.fetch_jwks("https://op.example.test/k", static(b'{"keys": ' + b"[" * 50 + b"]" * 50 + b"}"))
+    assert failures(checks) == ["oidc.jwks.fetch"] and jwks is None
+
+
+def test_deeply_nested_id_token_claims_fail_the_signature_check(oidc_provider):
+    deep = {"x": 1}
+    for _ in range(100):  # parses, but nests deeper than Roster stores (sso.fetch.MAX_JSON_DEPTH)
+        deep = {"x": deep}
+    token = oidc_provider.mint_id_token(nonce="n1", deep=deep)
+    checks, profile = oidc.verify_id_token(token, oidc_provider.jwks(), issuer=oidc_provider.issuer,
+                                           client_id=oidc_provider.client_id, nonce="n1")
+    assert failures(checks) == ["oidc.id_token.signature"] and profile == {}
+    assert "nest deeper" in checks[-1].message

@@ -57,8 +57,16 @@ def test_pasted_with_declaration_whitespace_and_bom():
 
 
 def test_signed_metadata_verifies():
-    xml, _ = shaped("entra")
-    assert by_id(check_metadata(xml))["saml.metadata.signature"] == "pass"
+    xml, key = shaped("entra")
+    # Finding 2: verifying with the certificate the metadata itself carries proves integrity only: no PASS.
+    own = [c for c in check_metadata(xml) if c.id == "saml.metadata.signature"][0]
+    assert own.status == "info" and "not who published it" in own.message
+    # With the certificate pinned at import, a signature that verifies is a PASS …
+    pinned = [saml.certificate_info(key.cert_b64)]
+    assert by_id(check_metadata(xml, pinned=pinned))["saml.metadata.signature"] == "pass"
+    # … and metadata signed by a new key, pinned elsewhere, is not.
+    other, _ = shaped("entra")
+    assert by_id(check_metadata(other, pinned=pinned))["saml.metadata.signature"] == "info"
 
 
 def test_edited_signed_metadata_warns():
@@ -67,11 +75,52 @@ def test_edited_signed_metadata_warns():
     assert by_id(check_metadata(edited))["saml.metadata.signature"] == "warn"
 
 
-def test_sha1_signed_metadata_warns():
+def test_sha1_signed_metadata_fails_unless_the_connection_allows_it():
     xml, _ = shaped("entra", sha1=True)
     check = [c for c in check_metadata(xml) if c.id == "saml.metadata.signature_algorithm"][0]
+    assert check.status == "fail"
+    assert "SHA-1" in check.message and "allow_sha1" in check.message
+    check = [c for c in check_metadata(xml, allow_sha1=True) if c.id == "saml.metadata.signature_algorithm"][0]
     assert check.status == "warn"
     assert "SHA-1" in check.message
+
+
+def test_md5_signed_metadata_fails_always():
+    xml, _ = shaped("entra")
+    md5 = xml.replace("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+                      "http://www.w3.org/2001/04/xmldsig-more#rsa-md5")
+    assert md5 != xml
+    for allow_sha1 in (False, True):
+        check = [c for c in check_metadata(md5, allow_sha1=allow_sha1)
+                 if c.id == "saml.metadata.signature_algorithm"][0]
+        assert check.status == "fail" and "rsa-md5" in check.message
+
+
+def test_certificates_per_metadata_are_bounded():
+    """Finding 5: every certificate may start an xmlsec1 process; more than 10 is refused."""
+    xml, key = shaped("okta")
+    descriptor = xml[xml.index("<md:KeyDescriptor"):xml.index("</md:KeyDescriptor>") + len("</md:KeyDescriptor>")]
+    many = xml.replace(descriptor, descriptor * 11)
+    with pytest.raises(MetadataError, match="11 signing certificates"):
+        parse_metadata(many)
+    assert failures(check_metadata(many)) == ["saml.metadata.xml"]
+    assert parse_metadata(xml.replace(descriptor, descriptor * 10)).entity_id
+
+
+def test_check_ids_are_unique_with_several_certificates():
+    """Finding 9: one check per certificate no longer repeats an id."""
+    xml, _ = shaped("okta")
+    descriptor = xml[xml.index("<md:KeyDescriptor"):xml.index("</md:KeyDescriptor>") + len("</md:KeyDescriptor>")]
+    second = make_signing_key("Next")
+    xml = xml.replace(descriptor, descriptor + descriptor.replace(_cert_of(descriptor), second.cert_b64))
+    ids = [c.id for c in check_metadata(xml)]
+    assert len(ids) == len(set(ids))
+    assert "saml.metadata.certificate#2" in ids and "saml.metadata.certificate_expiry#2" in ids
+
+
+def _cert_of(descriptor):
+    start = descriptor.index("X509Certificate>") + len("X509Certificate>")
+    return descriptor[start:descriptor.index("</", start)]
 
 
 def test_expired_certificate_fails():

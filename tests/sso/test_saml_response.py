@@ -70,15 +70,95 @@ def test_pysaml2_native_signing_passes(saml_idp, login, sign):
     assert profile["email"] == "alice@example.com"
 
 
-def test_sha1_signing_warns():
+def test_sha1_signing_fails_unless_the_connection_opts_in():
+    """Finding 3: SHA-1 fails; a connection's explicit allow_sha1 makes it a warning."""
     idp = SamlIdp(sha1=True)
+    try:
+        request_id, url = saml.start_login(idp.metadata_xml, SP_ENTITY_ID, ACS_URL, "r")
+        response = idp.login(url, "alice@example.com").saml_response
+        refused, profile, _ = verify(idp, response, request_id)
+        allowed, _, _ = verify(idp, response, request_id, allow_sha1=True)
+    finally:
+        idp.close()
+    assert failures(refused) == ["saml.response.signature_algorithm"] and profile == {}
+    assert by_id(allowed)["saml.response.signature_algorithm"] == "warn"
+    assert summarize(allowed)[0] == "passed_with_warnings"
+
+
+MD5 = ("http://www.w3.org/2001/04/xmldsig-more#rsa-md5", "http://www.w3.org/2001/04/xmldsig-more#md5")
+
+
+@pytest.mark.parametrize("algorithms", [MD5, ("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+                                              "http://www.w3.org/2001/04/xmldsig-more#md5")])
+def test_md5_signing_fails_always(algorithms):
+    """Finding 3: a real RSA-MD5 signature (xmlsec1 makes and verifies one) never passes, opt-in or not."""
+    idp = SamlIdp(sign_alg=algorithms[0], digest_alg=algorithms[1])
+    try:
+        request_id, url = saml.start_login(idp.metadata_xml, SP_ENTITY_ID, ACS_URL, "r")
+        response = idp.login(url, "alice@example.com").saml_response
+        for allow_sha1 in (False, True):
+            checks, profile, _ = verify(idp, response, request_id, allow_sha1=allow_sha1)
+            assert failures(checks) == ["saml.response.signature_algorithm"] and profile == {}
+            assert "md5" in checks[-1].message
+    finally:
+        idp.close()
+
+
+@pytest.mark.parametrize("sign_alg,digest_alg", [
+    ("http://www.w3.org/2001/04/xmldsig-more#rsa-sha384", "http://www.w3.org/2001/04/xmldsig-more#sha384"),
+    ("http://www.w3.org/2001/04/xmldsig-more#rsa-sha512", "http://www.w3.org/2001/04/xmlenc#sha512"),
+])
+def test_stronger_rsa_algorithms_pass(sign_alg, digest_alg):
+    idp = SamlIdp(sign_alg=sign_alg, digest_alg=digest_alg)
     try:
         request_id, url = saml.start_login(idp.metadata_xml, SP_ENTITY_ID, ACS_URL, "r")
         checks, _, _ = verify(idp, idp.login(url, "alice@example.com").saml_response, request_id)
     finally:
         idp.close()
-    assert by_id(checks)["saml.response.signature_algorithm"] == "warn"
-    assert summarize(checks)[0] == "passed_with_warnings"
+    assert failures(checks) == [] and by_id(checks)["saml.response.signature_algorithm"] == "pass"
+
+
+@pytest.mark.parametrize("name,friendly", [
+    ("urn:oid:1.2.840.113549.1.9.1", None),  # PKCS#9 emailAddress: SimpleSAMLphp's name2oid for "email"
+    ("urn:oid:1.2.840.113549.1.9.1", "email"),
+    ("urn:oid:0.9.2342.19200300.100.1.3", "mail"),
+    ("urn:mace:dir:attribute-def:mail", None),
+    ("http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress", None),
+    ("EmailAddress", None),
+])
+def test_email_attribute_in_every_form(name, friendly):
+    """Finding 8: the email is recognised by friendly name, URI and OID (incl. PKCS#9)."""
+    idp = SamlIdp(attribute_email=False)
+    try:
+        request_id, url = saml.start_login(idp.metadata_xml, SP_ENTITY_ID, ACS_URL, "r")
+        attribute = {"name": name, "friendly_name": friendly, "values": ["carol@example.com"]}
+        posted = idp.login(url, "alice@example.com", attack="no_email", extra_attributes=[attribute])
+        checks, profile, _ = verify(idp, posted.saml_response, request_id)
+    finally:
+        idp.close()
+    assert failures(checks) == [] and profile["email"] == "carol@example.com"
+
+
+@pytest.mark.parametrize("given,family,display", [
+    ("urn:oid:2.5.4.42", "urn:oid:2.5.4.4", "urn:oid:2.16.840.1.113730.3.1.241"),
+    ("urn:mace:dir:attribute-def:givenName", "urn:mace:dir:attribute-def:sn", "urn:mace:dir:attribute-def:cn"),
+    ("http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname",
+     "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname",
+     "http://schemas.microsoft.com/identity/claims/displayname"),
+])
+def test_name_attributes_in_every_form(given, family, display):
+    idp = SamlIdp()
+    try:
+        request_id, url = saml.start_login(idp.metadata_xml, SP_ENTITY_ID, ACS_URL, "r")
+        extra = [{"name": n, "friendly_name": None, "values": [v]}
+                 for n, v in ((given, "Carol"), (family, "Jones"), (display, "Carol Jones"))]
+        posted = idp.login(url, "alice@example.com", extra_attributes=extra, drop_default_names=True)
+        checks, profile, _ = verify(idp, posted.saml_response, request_id)
+    finally:
+        idp.close()
+    assert failures(checks) == []
+    assert (profile["given_name"], profile["family_name"], profile["display_name"]) == ("Carol", "Jones",
+                                                                                        "Carol Jones")
 
 
 def attacked(idp, login, attack, sign="assertion", **kwargs):

@@ -32,7 +32,8 @@ OPERATIONS = (
     "user.created", "user.updated", "user.deactivated", "user.reactivated", "user.deleted",
     "group.created", "group.renamed", "group.updated", "group.members_added", "group.members_removed",
     "group.deleted",
-    "sso.connection.changed", "audit.pruned", "request.refused",
+    "sso.connection.changed", "sso.certificate.changed", "sso.certificate.approved", "sso.domain.changed",
+    "audit.pruned", "request.refused",
 )
 
 _settings = {"enabled": True}

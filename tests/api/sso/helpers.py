@@ -3,16 +3,11 @@ tests/conftest.py)."""
 
 from urllib.parse import urlsplit
 
-from models.db import db
-from models.workspace import Workspace
 
-
-def allow_private_network(app, workspace, allowed=True):
-    """Turn the workspace setting sso.allow_private_network on (the test IdPs listen on 127.0.0.1)."""
-    with app.app_context(), db.connection_context():
-        ws = Workspace.get_by_id(workspace.id)
-        ws.settings = {**(ws.settings or {}), "sso.allow_private_network": allowed}
-        ws.save()
+def allow_private_network(app, allowed=True):
+    """Set the operator switch SSO_ALLOW_PRIVATE_NETWORK (the test IdPs listen on 127.0.0.1); tests/conftest.py
+    turns it back on after each test."""
+    app.config["SSO_ALLOW_PRIVATE_NETWORK"] = allowed
 
 
 def connections_url(workspace):

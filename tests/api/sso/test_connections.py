@@ -6,7 +6,9 @@ import pytest
 
 from idp_fixtures.sso.saml_idp import SamlIdpServer
 from models.db import db
-from models.sso import SsoConnection
+from models.db import utcnow
+from models.sso import SsoConnection, SsoDomain
+from models.workspace import Workspace
 from tests import factories
 from tests.conftest import AuthClient
 
@@ -150,10 +152,17 @@ def test_provider_cannot_change(workspace_setup):
     assert r.status_code == 400 and "provider" in r.json["errors"]
 
 
-def test_domain_claimed_by_one_workspace_only(app, client, workspace_setup):
+def _mark_verified(app, domain):
+    """Mark a claim verified (tests/api/sso/test_domains.py verifies through DNS)."""
+    with app.app_context(), db.connection_context():
+        SsoDomain.update(status="verified", verified_at=utcnow()).where(SsoDomain.domain == domain).execute()
+
+
+def test_verified_domain_claimed_by_one_workspace_only(app, client, workspace_setup):
     s = workspace_setup
     create = s.admin_client.post
     assert create(connections_url(s.workspace), json=oidc_body(domains=["example.com"])).status_code == 201
+    _mark_verified(app, "example.com")
     with app.app_context(), db.connection_context():
         other, _ = factories.make_workspace("Other", owner_email="owner@other.test")
         other_client = AuthClient(client, factories.make_service_token(other, ["admin"]))
@@ -171,6 +180,9 @@ def test_domain_released_by_update(app, client, workspace_setup):
     url = connections_url(s.workspace)
     created = s.admin_client.post(url, json=oidc_body(domains=["a.example.com"])).json
     s.admin_client.patch(f"{url}/{created['id']}", json={"domains": ["b.example.com"]})
+    _mark_verified(app, "b.example.com")
+    # The claim of a.example.com stays until released; unverified, it blocks no other workspace.
+    assert s.admin_client.delete(f"/api/v1/workspaces/{s.workspace.slug}/sso/domains/a.example.com").status_code == 204
     with app.app_context(), db.connection_context():
         other, _ = factories.make_workspace("Other", owner_email="owner@other.test")
         other_client = AuthClient(client, factories.make_service_token(other, ["admin"]))
@@ -222,7 +234,7 @@ def test_privileges(app, client, workspace_setup):
 
 def test_activation_needs_a_passing_test_of_the_current_config(app, workspace_setup, oidc_provider):
     s = workspace_setup
-    allow_private_network(app, s.workspace)
+    allow_private_network(app)
     connection = create_oidc(s.admin_client, s.workspace, oidc_provider)
     url = f"{connections_url(s.workspace)}/{connection['id']}"
     refused = s.admin_client.patch(url, json={"status": "active"})
@@ -250,20 +262,26 @@ def test_new_connection_cannot_start_active(workspace_setup):
 
 def test_metadata_url_fetched_private_refused_unless_allowed(app, workspace_setup):
     s = workspace_setup
+    allow_private_network(app, False)
     with SamlIdpServer() as server:
         body = {"provider": "saml", "name": "By URL", "domains": ["example.com"],
                 "config": {"metadata_url": f"{server.url}/metadata"}}
         refused = s.admin_client.post(connections_url(s.workspace), json=body)
         assert refused.status_code == 400
+        assert "https is required" in refused.json["message"]
+        # Even an https URL naming a loopback address is refused without the operator switch.
+        refused = s.admin_client.post(connections_url(s.workspace), json={
+            **body, "config": {"metadata_url": f"https://127.0.0.1:{server.url.rsplit(':', 1)[1]}/metadata"}})
+        assert refused.status_code == 400
         assert "loopback" in refused.json["message"]
-        assert "sso.allow_private_network" in refused.json["message"]
-        allow_private_network(app, s.workspace)
+        assert "SSO_ALLOW_PRIVATE_NETWORK" in refused.json["message"]
+        allow_private_network(app)
         created = s.admin_client.post(connections_url(s.workspace), json=body)
         assert created.status_code == 201, created.json
         assert created.json["config"]["metadata_url"] == f"{server.url}/metadata"
         assert created.json["config"]["idp_entity_id"] == server.idp.entity_id
         # The test re-fetches the metadata; with the setting off again, the run fails at the fetch.
-        allow_private_network(app, s.workspace, False)
+        allow_private_network(app, False)
         run = start_test(s.admin_client, s.workspace, created.json)
         assert run["status"] == "failed" and run["login_url"] is None
         assert run["checks"][0]["id"] == "saml.metadata.fetch" and run["checks"][0]["status"] == "fail"
@@ -331,7 +349,7 @@ def activate_after_a_test(app, s, connection, oidc_provider):
 
 def test_resaving_the_same_oidc_config_keeps_the_connection_active(app, workspace_setup, oidc_provider):
     s = workspace_setup
-    allow_private_network(app, s.workspace)
+    allow_private_network(app)
     connection = create_oidc(s.admin_client, s.workspace, oidc_provider)
     url = activate_after_a_test(app, s, connection, oidc_provider)
     same = {"issuer": oidc_provider.issuer, "client_id": oidc_provider.client_id,
@@ -350,7 +368,7 @@ def test_resaving_the_same_metadata_url_keeps_the_connection_active(app, workspa
     from sso import service as svc
     from sso.checks import PASS, Check
     s = workspace_setup
-    allow_private_network(app, s.workspace)
+    allow_private_network(app)
     with SamlIdpServer() as server:
         body = {"provider": "saml", "name": "By URL", "domains": ["example.com"],
                 "config": {"metadata_url": f"{server.url}/metadata"}}
@@ -369,3 +387,21 @@ def test_resaving_the_same_metadata_url_keeps_the_connection_active(app, workspa
         assert s.admin_client.patch(url, json={"status": "active"}).json["status"] == "active"
         saved = s.admin_client.patch(url, json={"config": {"metadata_url": f"{server.url}/metadata"}})
         assert saved.status_code == 200 and saved.json["status"] == "active"
+
+
+def test_a_tenant_cannot_switch_the_ssrf_guard_off(app, workspace_setup):
+    """Finding 1: the private-network switch is the operator's (SSO_ALLOW_PRIVATE_NETWORK), not a setting."""
+    s = workspace_setup
+    allow_private_network(app, False)
+    put = s.owner_client.put(f"/api/v1/workspaces/{s.workspace.slug}/settings",
+                             json={"settings": {"sso.allow_private_network": True}})
+    assert put.status_code == 400 and "sso.allow_private_network" in put.json["errors"]
+    with app.app_context(), db.connection_context():  # even a value stored before the upgrade does nothing
+        ws = Workspace.get_by_id(s.workspace.id)
+        ws.settings = {**(ws.settings or {}), "sso.allow_private_network": True}
+        ws.save()
+    with SamlIdpServer() as server:
+        refused = s.admin_client.post(connections_url(s.workspace), json={
+            "provider": "saml", "name": "Internal", "domains": ["example.com"],
+            "config": {"metadata_url": f"https://127.0.0.1:{server.url.rsplit(':', 1)[1]}/metadata"}})
+    assert refused.status_code == 400 and "loopback" in refused.json["message"]

@@ -15,7 +15,7 @@ from .helpers import (allow_private_network, checks_by_id, complete_oidc_login, 
 @pytest.fixture
 def oidc_setup(app, workspace_setup, oidc_provider):
     s = workspace_setup
-    allow_private_network(app, s.workspace)
+    allow_private_network(app)
     return s, create_oidc(s.admin_client, s.workspace, oidc_provider)
 
 
@@ -48,7 +48,7 @@ def test_round_trip_passes(app, client, oidc_setup, oidc_provider):
 
 def test_private_issuer_refused_without_the_setting(app, oidc_setup):
     s, connection = oidc_setup
-    allow_private_network(app, s.workspace, False)
+    allow_private_network(app, False)
     run = start_test(s.admin_client, s.workspace, connection)
     assert run["status"] == "failed" and run["login_url"] is None
     fetch = [c for c in run["checks"] if c["id"] == "oidc.discovery.fetch"][0]
@@ -175,3 +175,63 @@ def test_malformed_discovery_fails_the_test(oidc_setup, oidc_provider, monkeypat
     run = start_test(s.admin_client, s.workspace, connection)
     assert run["status"] == "failed" and run["login_url"] is None
     assert failed_ids(run) == ["oidc.discovery.required_fields"]
+
+
+def _ids_unique(run):
+    ids = [c["id"] for c in run["checks"]]
+    return len(ids) == len(set(ids))
+
+
+def test_check_ids_are_unique_per_run(client, oidc_setup, oidc_provider):
+    """Finding 9: the keys fetched again for the ID token no longer repeat oidc.jwks.keys."""
+    s, connection = oidc_setup
+    run = start_test(s.admin_client, s.workspace, connection)
+    complete_oidc_login(client, oidc_provider, run)
+    result = get_run(s.admin_client, s.workspace, connection, run)
+    assert result["status"] == "passed" and _ids_unique(result), [c["id"] for c in result["checks"]]
+
+
+@pytest.mark.parametrize("answer", ["json", "jwt"])
+def test_claims_missing_from_the_id_token_come_from_userinfo(client, oidc_setup, oidc_provider, answer):
+    """Finding 7: an ID token with only sub (node-oidc-provider's default) is completed from UserInfo."""
+    s, connection = oidc_setup
+    oidc_provider.id_token_claims = "minimal"
+    oidc_provider.userinfo_format = answer
+    run = start_test(s.admin_client, s.workspace, connection)
+    page = complete_oidc_login(client, oidc_provider, run)
+    assert 'data-status="passed"' in page.get_data(as_text=True)
+    result = get_run(s.admin_client, s.workspace, connection, run)
+    assert result["status"] == "passed", failed_ids(result)
+    assert len(oidc_provider.userinfo_calls) == 1 and oidc_provider.userinfo_calls[0].startswith("Bearer ")
+    by_id = {c["id"]: c for c in result["checks"]}
+    assert by_id["oidc.userinfo.fetch"]["status"] == "pass"
+    assert by_id["oidc.userinfo.subject"]["status"] == "pass"
+    assert by_id["oidc.profile.sources"]["detail"] == {
+        "email": "userinfo", "name": "userinfo", "given_name": "userinfo", "family_name": "userinfo"}
+    assert by_id["oidc.profile.email"]["status"] == "pass"
+    if answer == "jwt":
+        assert by_id["oidc.userinfo.signature"]["status"] == "pass"
+    assert _ids_unique(result)
+
+
+def test_claims_in_the_id_token_need_no_userinfo_call(client, oidc_setup, oidc_provider):
+    s, connection = oidc_setup
+    run = start_test(s.admin_client, s.workspace, connection)
+    complete_oidc_login(client, oidc_provider, run)
+    result = get_run(s.admin_client, s.workspace, connection, run)
+    assert result["status"] == "passed" and oidc_provider.userinfo_calls == []
+    sources = {c["id"]: c for c in result["checks"]}["oidc.profile.sources"]["detail"]
+    assert sources["email"] == "id_token"
+
+
+def test_userinfo_about_another_subject_is_refused(client, oidc_setup, oidc_provider):
+    """OIDC Core §5.3.4: the UserInfo sub must equal the ID token's, or its claims are not used."""
+    s, connection = oidc_setup
+    oidc_provider.id_token_claims = "minimal"
+    oidc_provider.userinfo_sub = "someone-else"
+    run = start_test(s.admin_client, s.workspace, connection)
+    complete_oidc_login(client, oidc_provider, run)
+    result = get_run(s.admin_client, s.workspace, connection, run)
+    assert result["status"] == "failed"
+    assert failed_ids(result) == ["oidc.profile.email", "oidc.userinfo.subject"]
+    assert result["profile"]["email"] is None

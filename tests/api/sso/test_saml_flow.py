@@ -1,7 +1,8 @@
 """SAML test sign-ins end to end: API -> in-process pysaml2 IdP -> POST /sso/{id}/acs -> result and page."""
 
 import base64
-from urllib.parse import urlsplit
+import hashlib
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -35,7 +36,7 @@ def test_round_trip_passes_and_creates_no_member(app, client, saml_setup, saml_i
     assert run["login_url"].startswith(saml_idp.sso_url + "?SAMLRequest=")
     assert {c["stage"] for c in run["checks"]} == {"metadata"}  # the static checks come first
     pending = get_run(s.admin_client, s.workspace, connection, run)
-    assert pending["status"] == "pending_login" and pending["login_url"] == run["login_url"]
+    assert pending["status"] == "pending_login" and pending["login_url"] is None  # answered once, never stored
 
     with app.app_context(), db.connection_context():
         members_before, people_before = Member.select().count(), Person.select().count()
@@ -258,3 +259,102 @@ def test_missing_xmlsec1_fails_the_run_clearly(client, saml_setup, saml_idp, mon
     result = get_run(s.admin_client, s.workspace, connection, run)
     assert result["status"] == "failed" and failed_ids(result) == ["saml.xmlsec"]
     assert "xmlsec1 not found" in page.get_data(as_text=True)
+
+
+def test_login_link_and_state_are_not_stored(app, client, saml_setup, saml_idp):
+    """Finding 6: the link (with its RelayState) is answered once; the database holds only the state's hash."""
+    s, connection = saml_setup
+    run = start_test(s.admin_client, s.workspace, connection)
+    relay_state = parse_qs(urlsplit(run["login_url"]).query)["RelayState"][0]
+    with app.app_context(), db.connection_context():
+        row = SsoTestRun.get_by_id(run["id"])
+        stored = repr(row.__data__)
+    assert row.login_url is None and relay_state not in stored and "SAMLRequest" not in stored
+    assert row.state_hash == hashlib.sha256(relay_state.encode()).hexdigest()
+
+
+def test_readers_see_the_verdict_not_the_profile_nor_the_link(app, client, saml_setup, saml_idp):
+    """Finding 6: sso:read sees status and checks; the profile is for the starter and sso:manage holders."""
+    from tests import factories
+    from tests.conftest import AuthClient
+
+    s, connection = saml_setup
+    with app.app_context(), db.connection_context():
+        _, reader = factories.make_member(s.workspace, "reader@acme.test", {"dev": "Readonly"})
+        factories.make_role(s.workspace, "Tester", ["sso:read", "sso:test"])
+        _, tester = factories.make_member(s.workspace, "tester@acme.test", {"dev": "Tester"})
+        _, other_tester = factories.make_member(s.workspace, "tester2@acme.test", {"dev": "Tester"})
+        reader_client = AuthClient(client, factories.make_personal_token(reader))
+        tester_client = AuthClient(client, factories.make_personal_token(tester))
+        other_client = AuthClient(client, factories.make_personal_token(other_tester))
+    run = start_test(tester_client, s.workspace, connection)
+    assert run["login_url"]
+    for viewer in (reader_client, other_client, tester_client, s.admin_client):
+        pending = get_run(viewer, s.workspace, connection, run)
+        assert pending["status"] == "pending_login" and pending["login_url"] is None
+    assert post_acs(client, saml_idp.login(run["login_url"], "alice@example.com")).status_code == 200
+    for viewer, sees in ((reader_client, False), (other_client, False), (tester_client, True),
+                         (s.admin_client, True)):
+        done = get_run(viewer, s.workspace, connection, run)
+        assert done["status"] == "passed" and done["checks"]
+        assert (done["profile"] is not None) == sees
+        if sees:
+            assert done["profile"]["email"] == "alice@example.com"
+
+
+@pytest.mark.parametrize("location", ["javascript:alert(document.cookie)//", "data:text/html,x",
+                                      "vbscript:msgbox(1)"])
+def test_non_http_sso_endpoint_fails_and_issues_no_link(workspace_setup, saml_idp, location):
+    """Finding 6: a javascript: (or other non-http(s)) SingleSignOnService is a failed check, and no link."""
+    s = workspace_setup
+    xml = saml_idp.metadata_xml.replace(saml_idp.sso_url, location)
+    assert xml != saml_idp.metadata_xml
+    created = s.admin_client.post(connections_url(s.workspace), json={
+        "provider": "saml", "name": "Evil", "domains": ["example.com"], "config": {"metadata_xml": xml}})
+    assert created.status_code == 201, created.json
+    run = start_test(s.admin_client, s.workspace, created.json)
+    assert run["status"] == "failed" and run["login_url"] is None
+    assert "saml.metadata.sso_endpoint_url" in failed_ids(run)
+
+
+def test_check_ids_are_unique_in_a_saml_run(client, saml_setup, saml_idp):
+    """Finding 9, SAML side."""
+    s, connection = saml_setup
+    run = start_test(s.admin_client, s.workspace, connection)
+    post_acs(client, saml_idp.login(run["login_url"], "alice@example.com"))
+    ids = [c["id"] for c in get_run(s.admin_client, s.workspace, connection, run)["checks"]]
+    assert len(ids) == len(set(ids))
+
+
+def test_sha1_needs_the_connection_opt_in_and_activation_an_acknowledgement(client, workspace_setup):
+    """Finding 3: SHA-1 fails; allow_sha1 makes it a warning; activation needs that warning acknowledged."""
+    from idp_fixtures.sso.saml_idp import SamlIdp
+
+    s = workspace_setup
+    idp = SamlIdp(sha1=True)
+    try:
+        connection = create_saml(s.admin_client, s.workspace, idp)
+        url = f"{connections_url(s.workspace)}/{connection['id']}"
+        run = start_test(s.admin_client, s.workspace, connection)
+        post_acs(client, idp.login(run["login_url"], "alice@example.com"))
+        result = get_run(s.admin_client, s.workspace, connection, run)
+        assert result["status"] == "failed" and failed_ids(result) == ["saml.response.signature_algorithm"]
+
+        opted = s.admin_client.patch(url, json={"config": {"metadata_xml": idp.metadata_xml, "allow_sha1": True}})
+        assert opted.status_code == 200 and opted.json["config"]["allow_sha1"] is True
+        run = start_test(s.admin_client, s.workspace, connection)
+        post_acs(client, idp.login(run["login_url"], "alice@example.com"))
+        result = get_run(s.admin_client, s.workspace, connection, run)
+        assert result["status"] == "passed_with_warnings"
+        assert checks_by_id(result)["saml.response.signature_algorithm"] == ["warn"]
+
+        refused = s.admin_client.patch(url, json={"status": "active"})
+        assert refused.status_code == 409 and "saml.response.signature_algorithm" in refused.json["message"]
+        partial = s.admin_client.patch(url, json={"status": "active", "acknowledge_warnings": ["other"]})
+        assert partial.status_code == 409
+        active = s.admin_client.patch(url, json={"status": "active",
+                                                 "acknowledge_warnings": ["saml.response.signature_algorithm"]})
+        assert active.status_code == 200 and active.json["status"] == "active"
+        assert active.json["last_test"]["acknowledged"] == ["saml.response.signature_algorithm"]
+    finally:
+        idp.close()
