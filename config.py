@@ -17,6 +17,14 @@ ENV_KEYS = {
     "MAIL_FROM": ("Roster <no-reply@roster.local>", "Sender address"),
     "SCIM_MAX_RESULTS": ("1000", "Largest SCIM page size"),
     "AUDIT_LOG": ("true", "Record the provisioning log; turn off only to measure what it costs (bench/)"),
+    "AUDIT_SIGNING_KEY": ("", "Path of the Ed25519 private key (PEM) that signs checkpoints of the log; required "
+                              "unless testing (make run creates instance/audit_signing_key.pem)"),
+    "AUDIT_VERIFY_KEYS": ("", "Public keys of earlier signing keys (PEM files or directories of *.pem, separated "
+                              "by ':'), so checkpoints signed before a rotation still verify"),
+    "AUDIT_CHECKPOINT_EVERY": ("100", "Sign a workspace's chain head every this many events"),
+    "AUDIT_CHECKPOINT_MINUTES": ("5", "... or at its first event this many minutes after the last signature"),
+    "AUDIT_CHECKPOINT_FILE": ("", "Append every signed checkpoint to this file as JSON Lines (for a SIEM)"),
+    "AUDIT_MIN_RETENTION_DAYS": ("365", "No workspace may set audit.retention_days below this (0 keeps all)"),
 }
 
 TRUE = {"1", "true", "yes", "on"}
@@ -38,6 +46,13 @@ def load(instance_path, overrides=None):
         "MAIL_FROM": env["MAIL_FROM"],
         "SCIM_MAX_RESULTS": int(env["SCIM_MAX_RESULTS"]),
         "AUDIT_LOG": env["AUDIT_LOG"].lower() in TRUE,
+        "AUDIT_SIGNING_KEY": env["AUDIT_SIGNING_KEY"],
+        "AUDIT_VERIFY_KEYS": env["AUDIT_VERIFY_KEYS"],
+        "AUDIT_CHECKPOINT_EVERY": int(env["AUDIT_CHECKPOINT_EVERY"]),
+        "AUDIT_CHECKPOINT_MINUTES": int(env["AUDIT_CHECKPOINT_MINUTES"]),
+        "AUDIT_CHECKPOINT_FILE": env["AUDIT_CHECKPOINT_FILE"],
+        "AUDIT_MIN_RETENTION_DAYS": int(env["AUDIT_MIN_RETENTION_DAYS"]),
+        "AUDIT_SIGNING_OPTIONAL": False,  # the command line may run without the key (it then signs nothing)
         "TESTING": False,
     }
     config.update(overrides or {})
@@ -45,4 +60,7 @@ def load(instance_path, overrides=None):
         if not config["TESTING"]:
             raise RuntimeError("SECRET_KEY is not set: export SECRET_KEY (make run creates one in instance/)")
         config["SECRET_KEY"] = secrets.token_hex(32)
+    if not config["AUDIT_SIGNING_KEY"] and not (config["TESTING"] or config["AUDIT_SIGNING_OPTIONAL"]):
+        raise RuntimeError("AUDIT_SIGNING_KEY is not set: point it at an Ed25519 key file (`roster audit keygen "
+                           "PATH` creates one; make run creates instance/audit_signing_key.pem)")
     return config

@@ -2,16 +2,17 @@
 
 from .access import Invitation, OneTimeCode, Token
 from .db import BaseModel, db, init_db, upgrade, utcnow
-from .events import ProvisioningChain, ProvisioningCheckpoint, ProvisioningEvent, ProvisioningEventRef
+from .events import (AuthRefusal, DeletedWorkspace, ProvisioningChain, ProvisioningCheckpoint, ProvisioningEvent,
+                     ProvisioningEventRef, SignedCheckpoint)
 from .directory import Group, GroupGrant, GroupMember, Member, MemberRole, Person, Role
 from .sso import SsoConnection, SsoConsumedId, SsoDomain, SsoTestRun
 from .workspace import Workspace
 
 MODELS = [Workspace, Person, Role, Member, MemberRole, Group, GroupMember, GroupGrant, Token, Invitation,
           OneTimeCode, SsoConnection, SsoDomain, SsoTestRun, SsoConsumedId, ProvisioningEvent, ProvisioningChain,
-          ProvisioningEventRef, ProvisioningCheckpoint]
+          ProvisioningEventRef, ProvisioningCheckpoint, SignedCheckpoint, DeletedWorkspace, AuthRefusal]
 
 __all__ = ["db", "init_db", "upgrade", "utcnow", "BaseModel", "MODELS", "Workspace", "Person", "Role", "Member",
            "MemberRole", "Group", "GroupMember", "GroupGrant", "Token", "Invitation", "OneTimeCode",
            "SsoConnection", "SsoDomain", "SsoTestRun", "SsoConsumedId", "ProvisioningEvent", "ProvisioningChain",
-           "ProvisioningEventRef", "ProvisioningCheckpoint"]
+           "ProvisioningEventRef", "ProvisioningCheckpoint", "SignedCheckpoint", "DeletedWorkspace", "AuthRefusal"]
