@@ -443,14 +443,14 @@ def test_delete_bad_input(world, body, status):
 # -- clone -----------------------------------------------------------------------------------------------------
 
 def test_clone_copies_settings_roles_groups_and_grants_but_no_members(world):
-    world.c.owner.put(world.base + "/settings", json={"settings": {"audit.retention_days": 12}})
+    world.c.owner.put(world.base + "/settings", json={"settings": {"audit.retention_days": 400}})
     r = world.c.owner.post(world.base + "/clone", json={"name": "Acme Staging"})
     assert r.status_code == 201, r.json
     assert set(r.json) == WORKSPACE_KEYS
     assert (r.json["name"], r.json["slug"], r.json["environments"]) == ("Acme Staging", "acme-staging",
                                                                         ["dev", "test", "prod"])
     clone = f"/api/v1/workspaces/{r.json['slug']}"
-    assert world.c.owner.get(clone + "/settings").json["settings"]["audit.retention_days"] == 12
+    assert world.c.owner.get(clone + "/settings").json["settings"]["audit.retention_days"] == 400
     roles = {x["name"]: x for x in world.c.owner.get(clone + "/roles").json}
     assert set(roles) == {"Admin", "Member", "Readonly", "Operator"}
     assert roles["Operator"]["privileges"] == ["members:read", "members:update"]
