@@ -15,6 +15,7 @@ import binascii
 import contextvars
 import dataclasses
 import datetime
+import functools
 import hashlib
 import json
 import logging
@@ -48,7 +49,7 @@ class Settings:
     checkpoint_file: str = ""
     min_retention_days: int = 365
 
-    @property
+    @functools.cached_property
     def key_id(self):
         return key_id(self.signing_key.public_key()) if self.signing_key is not None else None
 
