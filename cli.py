@@ -158,6 +158,15 @@ def audit():
     """Verify and prune the provisioning log."""
 
 
+def _one_or_every(ws_slug, one, every):
+    """Return {slug: one(workspace)} for the workspace named, or every() ({slug: result}) when none is."""
+    from models.services.workspaces import find_workspace
+    if not ws_slug:
+        return every()
+    ws = find_workspace(ws_slug)
+    return {ws.slug: one(ws)}
+
+
 @audit.command("verify")
 @click.option("--workspace", "ws_slug", required=True, help="Workspace slug or id")
 @click.option("--expected-head", help="<seq>:<hash> of a head saved earlier: the log must extend it")
@@ -198,13 +207,7 @@ def audit_head(ws_slug):
 def audit_checkpoint(ws_slug):
     """Sign chain heads now (run it from cron so an idle workspace's last events are signed too)."""
     from models.services.audit import sign_all, sign_now
-    from models.services.workspaces import find_workspace
-    if ws_slug:
-        ws = find_workspace(ws_slug)
-        signed = {ws.slug: sign_now(ws)["seq"]}
-    else:
-        signed = sign_all()
-    for slug, seq in signed.items():
+    for slug, seq in _one_or_every(ws_slug, lambda ws: sign_now(ws)["seq"], sign_all).items():
         click.echo(f"{slug}: signed the head at event {seq}", err=True)
 
 
@@ -248,12 +251,7 @@ def audit_keygen(path):
 def audit_prune(ws_slug):
     """Delete events older than each workspace's audit.retention_days (run it daily, e.g. from cron)."""
     from models.services.audit import prune, prune_all
-    from models.services.workspaces import find_workspace
-    if ws_slug:
-        ws = find_workspace(ws_slug)
-        results = {ws.slug: prune(ws, CLI_ACTOR)}
-    else:
-        results = prune_all(CLI_ACTOR)
+    results = _one_or_every(ws_slug, lambda ws: prune(ws, CLI_ACTOR), lambda: prune_all(CLI_ACTOR))
     for slug, result in results.items():
         through = f" through seq {result['through_seq']}" if result["through_seq"] else ""
         click.echo(f"{slug}: pruned {result['pruned']} events{through} "
