@@ -103,7 +103,7 @@ class Bench:
             try:
                 if self.http.get(f"{self.base}/ServiceProviderConfig", timeout=2).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # workers still importing the app
                 time.sleep(0.2)
         raise RuntimeError("server did not start")
 
