@@ -201,13 +201,16 @@ def init_app(app):
     and which target its view names, and record refused write requests and refused tokens."""
     audit.set_enabled(bool(app.config.get("AUDIT_LOG", True)))
     config = app.config
-    audit.configure(config.get("AUDIT_SIGNING_KEY", ""), config.get("AUDIT_VERIFY_KEYS", ""),
-                    config.get("AUDIT_CHECKPOINT_EVERY", 100), config.get("AUDIT_CHECKPOINT_MINUTES", 5),
-                    config.get("AUDIT_CHECKPOINT_FILE", ""), config.get("AUDIT_MIN_RETENTION_DAYS", 365))
+    # Kept on the app too: a process that builds a second app (tests) puts each one's keys back per request.
+    app.extensions["roster.audit"] = audit.configure(
+        config.get("AUDIT_SIGNING_KEY", ""), config.get("AUDIT_VERIFY_KEYS", ""),
+        config.get("AUDIT_CHECKPOINT_EVERY", 100), config.get("AUDIT_CHECKPOINT_MINUTES", 5),
+        config.get("AUDIT_CHECKPOINT_FILE", ""), config.get("AUDIT_MIN_RETENTION_DAYS", 365))
 
     @app.before_request
     def _request_started():
         g.request_started = utcnow()  # the Actor's received_at (request_info)
+        audit.use_settings(current_app.extensions["roster.audit"])
         declared = declared_operation(request.endpoint, request.method) if request.endpoint else None
         target_id = declared.target_id(request.view_args) if declared is not None else None
         audit.begin_request(declared.target if target_id is not None else None, target_id)

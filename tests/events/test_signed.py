@@ -274,10 +274,10 @@ def test_checkpoints_are_streamed_to_the_operators_file_once_committed(setup, ap
         assert sorted(c.signature for c in stored) == sorted(line["signature"] for line in lines)
 
 
-def test_signing_on_demand_needs_a_key(setup, app, keys):
+def test_signing_on_demand_needs_a_key(setup, app, keys, monkeypatch):
     r = setup.audit_client.post("/api/v1/workspaces/acme/events/checkpoints")
     assert r.status_code == 201 and r.json["reason"] == "demand"
-    signing.use(signing.Settings())
+    monkeypatch.setitem(app.extensions, "roster.audit", signing.Settings())
     r = setup.audit_client.post("/api/v1/workspaces/acme/events/checkpoints")
     assert r.status_code == 409 and "AUDIT_SIGNING_KEY" in r.json["message"]
 
