@@ -1,5 +1,6 @@
 """Signed checkpoints of the provisioning log (docs/audit.md): the signed chain heads, when each workspace's head
-was last signed, the signed records of deleted workspaces, and the per-minute counters of refused tokens.
+was last signed, the signed records of deleted workspaces, the per-minute counters of refused tokens, and an index
+on token prefixes (a refused token is matched to its workspace by prefix).
 
 Frozen DDL as of this migration (generated from models/events.py with peewee's schema manager).
 """
@@ -23,7 +24,8 @@ DDL = {'postgres': ['CREATE TABLE "provisioning_signed_checkpoint" ("id" SERIAL 
                     'CREATE UNIQUE INDEX "auth_refusal_workspace_id_token_prefix_minute_reason" ON "auth_refusal" '
                     '("workspace_id", "token_prefix", "minute", "reason")',
                     'ALTER TABLE "provisioning_chain" ADD COLUMN "signed_seq" BIGINT NOT NULL DEFAULT 0',
-                    'ALTER TABLE "provisioning_chain" ADD COLUMN "signed_at" TIMESTAMP'],
+                    'ALTER TABLE "provisioning_chain" ADD COLUMN "signed_at" TIMESTAMP',
+                    'CREATE INDEX "token_prefix" ON "token" ("prefix")'],
        'sqlite': ['CREATE TABLE "provisioning_signed_checkpoint" ("id" INTEGER NOT NULL PRIMARY KEY, "workspace_id" '
                   'VARCHAR(36) NOT NULL, "seq" INTEGER NOT NULL, "hash" VARCHAR(64) NOT NULL, "signed_at" DATETIME '
                   'NOT NULL, "reason" VARCHAR(16) NOT NULL, "key_id" VARCHAR(32) NOT NULL, "statement" TEXT NOT '
@@ -41,7 +43,8 @@ DDL = {'postgres': ['CREATE TABLE "provisioning_signed_checkpoint" ("id" SERIAL 
                   'CREATE UNIQUE INDEX "auth_refusal_workspace_id_token_prefix_minute_reason" ON "auth_refusal" '
                   '("workspace_id", "token_prefix", "minute", "reason")',
                   'ALTER TABLE "provisioning_chain" ADD COLUMN "signed_seq" INTEGER NOT NULL DEFAULT 0',
-                  'ALTER TABLE "provisioning_chain" ADD COLUMN "signed_at" DATETIME']}
+                  'ALTER TABLE "provisioning_chain" ADD COLUMN "signed_at" DATETIME',
+                  'CREATE INDEX "token_prefix" ON "token" ("prefix")']}
 
 
 def up(migrator, db):
@@ -51,6 +54,7 @@ def up(migrator, db):
 
 
 def down(migrator, db):
+    db.execute_sql('DROP INDEX IF EXISTS "token_prefix"')
     for table in ("auth_refusal", "deleted_workspace", "provisioning_signed_checkpoint"):
         db.execute_sql(f'DROP TABLE IF EXISTS "{table}"')
     for column in ("signed_at", "signed_seq"):
