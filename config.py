@@ -24,6 +24,7 @@ ENV_KEYS = {
     "AUDIT_CHECKPOINT_EVERY": ("100", "Sign a workspace's chain head every this many events"),
     "AUDIT_CHECKPOINT_MINUTES": ("5", "... or at its first event this many minutes after the last signature"),
     "AUDIT_CHECKPOINT_FILE": ("", "Append every signed checkpoint to this file as JSON Lines (for a SIEM)"),
+    "AUDIT_CHECKPOINT_SYSLOG": ("", "Also send every signed checkpoint to this syslog receiver (host:port, UDP)"),
     "AUDIT_MIN_RETENTION_DAYS": ("365", "No workspace may set audit.retention_days below this (0 keeps all)"),
 }
 
@@ -51,6 +52,7 @@ def load(instance_path, overrides=None):
         "AUDIT_CHECKPOINT_EVERY": int(env["AUDIT_CHECKPOINT_EVERY"]),
         "AUDIT_CHECKPOINT_MINUTES": int(env["AUDIT_CHECKPOINT_MINUTES"]),
         "AUDIT_CHECKPOINT_FILE": env["AUDIT_CHECKPOINT_FILE"],
+        "AUDIT_CHECKPOINT_SYSLOG": env["AUDIT_CHECKPOINT_SYSLOG"],
         "AUDIT_MIN_RETENTION_DAYS": int(env["AUDIT_MIN_RETENTION_DAYS"]),
         "AUDIT_SIGNING_OPTIONAL": False,  # the command line may run without the key (it then signs nothing)
         "TESTING": False,

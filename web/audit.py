@@ -205,7 +205,8 @@ def init_app(app):
     app.extensions["roster.audit"] = audit.configure(
         config.get("AUDIT_SIGNING_KEY", ""), config.get("AUDIT_VERIFY_KEYS", ""),
         config.get("AUDIT_CHECKPOINT_EVERY", 100), config.get("AUDIT_CHECKPOINT_MINUTES", 5),
-        config.get("AUDIT_CHECKPOINT_FILE", ""), config.get("AUDIT_MIN_RETENTION_DAYS", 365))
+        config.get("AUDIT_CHECKPOINT_FILE", ""), config.get("AUDIT_MIN_RETENTION_DAYS", 365),
+        config.get("AUDIT_CHECKPOINT_SYSLOG", ""))
 
     @app.before_request
     def _request_started():

@@ -352,10 +352,10 @@ def test_the_signing_key_is_required_outside_tests_and_read_strictly(monkeypatch
     loaded = config.load(str(tmp_path), {"SECRET_KEY": "x"})
     assert (loaded["AUDIT_SIGNING_KEY"], loaded["AUDIT_MIN_RETENTION_DAYS"]) == (str(tmp_path / "k.pem"), 730)
     (tmp_path / "k.pem").write_text("not a key")
-    with pytest.raises(signing.AuditKeyError, match="k.pem: cannot read") as error:
+    with pytest.raises(signing.AuditConfigError, match="k.pem: cannot read") as error:
         signing.load_private_key(str(tmp_path / "k.pem"))
     assert "not a key" not in str(error.value)
-    with pytest.raises(signing.AuditKeyError, match="AUDIT_VERIFY_KEYS"):
+    with pytest.raises(signing.AuditConfigError, match="AUDIT_VERIFY_KEYS"):
         signing.load_public_keys(str(tmp_path / "k.pem"))
 
 
@@ -369,3 +369,22 @@ def test_keygen_writes_a_private_key_once_and_its_public_half(tmp_path):
     assert list(signing.load_public_keys(str(path) + ".pub")) == [out.output.strip()]
     again = CliRunner().invoke(cli.main, ["audit", "keygen", str(path)])
     assert again.exit_code == 1 and "never overwritten" in again.output
+
+
+def test_checkpoints_are_sent_to_the_operators_syslog_receiver(setup, app, keys):
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
+        receiver.bind(("127.0.0.1", 0))
+        receiver.settimeout(5)
+        port = receiver.getsockname()[1]
+        signing.configure(keys("syslog"), checkpoint_syslog=f"127.0.0.1:{port}")
+        with connected():
+            doc = audit.sign_now(setup.workspace)
+        message = receiver.recv(65536).decode()
+    header, _, body = message.partition(" checkpoint - ")
+    assert header.startswith("<85>1 ") and " roster " in header  # authpriv.notice, RFC 5424
+    assert json.loads(body) == doc
+    for bad in ("nohost", "host:0", "host:99999", ":514"):
+        with pytest.raises(signing.AuditConfigError, match="AUDIT_CHECKPOINT_SYSLOG"):
+            signing.syslog_address(bad)
+    assert signing.syslog_address("[::1]:514") == ("::1", 514)

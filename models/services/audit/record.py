@@ -132,7 +132,7 @@ def record_change(change):
                         quirks=e.quirks, status=status)
                    for e in events]
         append_events(workspace_id, records)
-    if signing.settings().checkpoint_file:
+    if signing.settings().checkpoint_file or signing.settings().checkpoint_syslog:
         change.after_commit.append(signing.stream_pending)  # a checkpoint signed now is streamed once committed
     _mark_recorded()
 

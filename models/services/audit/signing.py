@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import os
+import socket
 import threading
 
 from cryptography.exceptions import InvalidSignature
@@ -34,8 +35,8 @@ CHECKPOINT_TYPE = "roster.audit.checkpoint"
 DELETION_TYPE = "roster.audit.workspace_deleted"
 
 
-class AuditKeyError(RuntimeError):
-    """A signing or verification key that cannot be read (named in the message; never its content)."""
+class AuditConfigError(RuntimeError):
+    """An audit setting that cannot be used: a key that cannot be read (named, never its content), a bad address."""
 
 
 @dataclasses.dataclass
@@ -48,6 +49,7 @@ class Settings:
     every_minutes: int = 5
     checkpoint_file: str = ""
     min_retention_days: int = 365
+    checkpoint_syslog: tuple | None = None  # (host, port): UDP syslog, RFC 5424
 
     @functools.cached_property
     def key_id(self):
@@ -63,7 +65,7 @@ def settings():
 
 
 def configure(signing_key_path="", verify_keys="", every_events=100, every_minutes=5, checkpoint_file="",
-              min_retention_days=365):
+              min_retention_days=365, checkpoint_syslog=""):
     """Load the signing key and the verification keys (config.py names them) and set the intervals."""
     global _settings
     signing = load_private_key(signing_key_path) if signing_key_path else None
@@ -71,8 +73,19 @@ def configure(signing_key_path="", verify_keys="", every_events=100, every_minut
     if signing is not None:
         verify[key_id(signing.public_key())] = signing.public_key()
     _settings = Settings(signing, verify, max(1, int(every_events)), max(1, int(every_minutes)),
-                         checkpoint_file or "", max(0, int(min_retention_days)))
+                         checkpoint_file or "", max(0, int(min_retention_days)), syslog_address(checkpoint_syslog))
     return _settings
+
+
+def syslog_address(text):
+    """Parse AUDIT_CHECKPOINT_SYSLOG (`host:port`, `[v6 address]:port`) into (host, port), or None when empty."""
+    if not text:
+        return None
+    host, sep, port = text.strip().rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise AuditConfigError(f"AUDIT_CHECKPOINT_SYSLOG {text!r}: use host:port (UDP)")
+    return host, int(port)
 
 
 def use(new_settings):
@@ -118,10 +131,10 @@ def load_private_key(path):
         with open(path, "rb") as source:
             key = serialization.load_pem_private_key(source.read(), password=None)
     except (OSError, ValueError, TypeError) as exc:
-        raise AuditKeyError(f"AUDIT_SIGNING_KEY {path}: cannot read an unencrypted PEM private key "
+        raise AuditConfigError(f"AUDIT_SIGNING_KEY {path}: cannot read an unencrypted PEM private key "
                         f"({type(exc).__name__})") from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise AuditKeyError(f"AUDIT_SIGNING_KEY {path}: not an Ed25519 key")
+        raise AuditConfigError(f"AUDIT_SIGNING_KEY {path}: not an Ed25519 key")
     return key
 
 
@@ -132,9 +145,9 @@ def _public_key_from_pem(path, data):
         try:
             key = serialization.load_pem_private_key(data, password=None).public_key()
         except (ValueError, TypeError):
-            raise AuditKeyError(f"AUDIT_VERIFY_KEYS {path}: not a PEM key") from None
+            raise AuditConfigError(f"AUDIT_VERIFY_KEYS {path}: not a PEM key") from None
     if not isinstance(key, Ed25519PublicKey):
-        raise AuditKeyError(f"AUDIT_VERIFY_KEYS {path}: not an Ed25519 key")
+        raise AuditConfigError(f"AUDIT_VERIFY_KEYS {path}: not an Ed25519 key")
     return key
 
 
@@ -150,7 +163,7 @@ def load_public_keys(spec):
                 with open(path, "rb") as source:
                     data = source.read()
             except OSError as exc:
-                raise AuditKeyError(f"AUDIT_VERIFY_KEYS {path}: cannot read ({exc.strerror})") from None
+                raise AuditConfigError(f"AUDIT_VERIFY_KEYS {path}: cannot read ({exc.strerror})") from None
             key = _public_key_from_pem(path, data)
             keys[key_id(key)] = key
     return keys
@@ -215,13 +228,14 @@ def store_checkpoint(workspace_id, seq, head_hash, now, reason, **extra):
         return None
     row = SignedCheckpoint.create(workspace_id=workspace_id, seq=seq, hash=head_hash, signed_at=now,
                                   reason=reason, key_id=kid, statement=text, signature=signature)
-    if _settings.checkpoint_file:
+    if _settings.checkpoint_file or _settings.checkpoint_syslog:
         _unstreamed.set(_unstreamed.get() + (row.id,))
     return row
 
 
 def stream_pending():
-    """Append the checkpoints signed by committed transactions to AUDIT_CHECKPOINT_FILE (JSON Lines)."""
+    """Append the checkpoints signed by committed transactions to AUDIT_CHECKPOINT_FILE (JSON Lines) and send
+    them to AUDIT_CHECKPOINT_SYSLOG."""
     pending = _unstreamed.get()
     if not pending:
         return 0
@@ -237,11 +251,15 @@ _file_lock = threading.Lock()
 
 
 def append_line(document):
-    """Append one JSON line to AUDIT_CHECKPOINT_FILE in a single write (O_APPEND: workers never interleave)."""
+    """Append one JSON line to AUDIT_CHECKPOINT_FILE in a single write (O_APPEND: workers never interleave), and
+    send it to AUDIT_CHECKPOINT_SYSLOG."""
+    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    if _settings.checkpoint_syslog:
+        send_syslog(text)
     path = _settings.checkpoint_file
     if not path:
         return
-    line = (json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    line = (text + "\n").encode("utf-8")
     try:
         with _file_lock:
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
@@ -251,6 +269,19 @@ def append_line(document):
                 os.close(fd)
     except OSError:
         log.exception("could not append a signed checkpoint to AUDIT_CHECKPOINT_FILE %s", path)
+
+
+def send_syslog(text):
+    """Send one RFC 5424 message (facility authpriv, severity notice, app roster, msgid checkpoint) over UDP."""
+    host, port = _settings.checkpoint_syslog
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    message = f"<{10 * 8 + 5}>1 {stamp} {socket.gethostname() or '-'} roster {os.getpid()} checkpoint - {text}"
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            sock.sendto(message.encode("utf-8"), (host, port))
+    except OSError:
+        log.exception("could not send a signed checkpoint to AUDIT_CHECKPOINT_SYSLOG %s:%s", host, port)
 
 
 def checkpoint_document(row):
