@@ -37,8 +37,14 @@ $(INSTANCE)/secret_key:
 	$(PYTHON) -c 'import secrets; print(secrets.token_hex(32))' > $@
 	chmod 600 $@
 
-run: $(BIN)/.installed sysdeps-run $(INSTANCE)/secret_key
-	@export SECRET_KEY=$$(cat $(INSTANCE)/secret_key) ROSTER_INSTANCE_PATH=$(INSTANCE); \
+# The key that signs checkpoints of the provisioning log (docs/audit.md); its public half is beside it (.pub).
+$(INSTANCE)/audit_signing_key.pem: $(BIN)/.installed
+	mkdir -p $(INSTANCE)
+	$(BIN)/roster audit keygen $@
+
+run: $(BIN)/.installed sysdeps-run $(INSTANCE)/secret_key $(INSTANCE)/audit_signing_key.pem
+	@export SECRET_KEY=$$(cat $(INSTANCE)/secret_key) ROSTER_INSTANCE_PATH=$(INSTANCE) \
+		AUDIT_SIGNING_KEY=$(INSTANCE)/audit_signing_key.pem; \
 	$(BIN)/roster db upgrade && $(BIN)/roster demo && exec $(BIN)/roster serve --host 127.0.0.1 --port 8000
 
 # TEST_DATABASE_URL=postgresql://... runs the same suite on PostgreSQL.

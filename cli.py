@@ -5,6 +5,7 @@ else goes to stderr.
 """
 
 import functools
+import json
 import os
 import secrets
 import sys
@@ -17,9 +18,12 @@ CLI_ACTOR = Actor(kind="cli", user_agent="roster-cli")
 
 
 def make_app():
-    """Build the app for a command (the command line signs nothing, so a missing SECRET_KEY is fine here)."""
+    """Build the app for a command (the command line signs no SSO state, so a missing SECRET_KEY is fine here;
+    without AUDIT_SIGNING_KEY it signs no checkpoints, and verifies with AUDIT_VERIFY_KEYS)."""
     from wsgi import create_app
-    overrides = {} if os.environ.get("SECRET_KEY") else {"SECRET_KEY": secrets.token_hex(16)}
+    overrides = {"AUDIT_SIGNING_OPTIONAL": True}
+    if not os.environ.get("SECRET_KEY"):
+        overrides["SECRET_KEY"] = secrets.token_hex(16)
     return create_app(overrides)
 
 
@@ -154,21 +158,91 @@ def audit():
     """Verify and prune the provisioning log."""
 
 
+def _one_or_every(ws_slug, one, every):
+    """Return {slug: one(workspace)} for the workspace named, or every() ({slug: result}) when none is."""
+    from models.services.workspaces import find_workspace
+    if not ws_slug:
+        return every()
+    ws = find_workspace(ws_slug)
+    return {ws.slug: one(ws)}
+
+
 @audit.command("verify")
 @click.option("--workspace", "ws_slug", required=True, help="Workspace slug or id")
+@click.option("--expected-head", help="<seq>:<hash> of a head saved earlier: the log must extend it")
 @in_app
-def audit_verify(ws_slug):
-    """Verify a workspace's hash chain: exit 0 when intact, 1 naming the first bad event."""
-    from models.services.audit import verify
+def audit_verify(ws_slug, expected_head):
+    """Verify a workspace's hash chain, against its newest signed checkpoint and optionally a saved head: exit 0
+    when intact, 1 naming the first problem."""
+    from models.services.audit import parse_head, verify
     from models.services.workspaces import find_workspace
-    result = verify(find_workspace(ws_slug))
+    expected = parse_head(expected_head) if expected_head is not None else None
+    result = verify(find_workspace(ws_slug), expected)
     if result["ok"]:
-        click.echo(f"ok: {result['checked']} events verified")
+        signed = result["signed_checkpoint"]
+        against = (f"; signed checkpoint at event {signed['seq']} ({signed['time']}, key {signed['key_id']}) "
+                   f"verified" if signed else "; no signed checkpoint yet")
+        extends = f"; extends the saved head {expected[0]}" if expected else ""
+        click.echo(f"ok: {result['checked']} events verified{against}{extends}")
         return
     bad = result["first_bad"]
     click.echo(f"FAILED: event {bad['seq']} {bad['problem']} ({bad['detail']}); {result['checked']} events "
                f"verified before it")
     sys.exit(1)
+
+
+@audit.command("head")
+@click.option("--workspace", "ws_slug", required=True, help="Workspace slug or id")
+@in_app
+def audit_head(ws_slug):
+    """Print the latest signed checkpoint as JSON (keep it; check later with verify --expected-head)."""
+    from models.services.audit import head
+    from models.services.workspaces import find_workspace
+    click.echo(json.dumps(head(find_workspace(ws_slug)), indent=2))
+
+
+@audit.command("checkpoint")
+@click.option("--workspace", "ws_slug", help="Workspace slug or id (default: every workspace whose log moved)")
+@in_app
+def audit_checkpoint(ws_slug):
+    """Sign chain heads now (run it from cron so an idle workspace's last events are signed too)."""
+    from models.services.audit import sign_all, sign_now
+    for slug, seq in _one_or_every(ws_slug, lambda ws: sign_now(ws)["seq"], sign_all).items():
+        click.echo(f"{slug}: signed the head at event {seq}", err=True)
+
+
+@audit.command("deleted")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line")
+@in_app
+def audit_deleted(as_json):
+    """List deleted workspaces: who deleted each, when, what it held and its final head, signature checked."""
+    from models.services.audit import deleted_workspaces
+    for item in deleted_workspaces():
+        if as_json:
+            click.echo(json.dumps(item, sort_keys=True))
+            continue
+        st = item["statement"]
+        actor = st.get("actor") or {}
+        who = actor.get("email") or actor.get("token_label") or actor.get("kind")
+        head = st.get("final_head") or {}
+        status = "signature ok" if item["signature_ok"] else f"NOT VERIFIED: {item['problem']}"
+        counts = ", ".join(f"{k} {v}" for k, v in sorted((st.get("counts") or {}).items()))
+        click.echo(f"{st.get('deleted_at')} {st.get('slug')} ({st.get('workspace_id')}) by {who}; {counts}; "
+                   f"final head {head.get('seq')}:{head.get('hash')}; {status}")
+
+
+@audit.command("keygen")
+@click.argument("path", type=click.Path(dir_okay=False))
+def audit_keygen(path):
+    """Create an Ed25519 signing key at PATH (mode 0600) and its public key at PATH.pub; print the key id."""
+    from models.services.audit.signing import key_id, public_key_pem, write_private_key
+    try:
+        key = write_private_key(path)
+    except FileExistsError:
+        raise click.ClickException(f"{path} exists; a signing key is never overwritten")
+    with open(path + ".pub", "wb") as out:
+        out.write(public_key_pem(key.public_key()))
+    click.echo(key_id(key.public_key()))
 
 
 @audit.command("prune")
@@ -177,12 +251,7 @@ def audit_verify(ws_slug):
 def audit_prune(ws_slug):
     """Delete events older than each workspace's audit.retention_days (run it daily, e.g. from cron)."""
     from models.services.audit import prune, prune_all
-    from models.services.workspaces import find_workspace
-    if ws_slug:
-        ws = find_workspace(ws_slug)
-        results = {ws.slug: prune(ws, CLI_ACTOR)}
-    else:
-        results = prune_all(CLI_ACTOR)
+    results = _one_or_every(ws_slug, lambda ws: prune(ws, CLI_ACTOR), lambda: prune_all(CLI_ACTOR))
     for slug, result in results.items():
         through = f" through seq {result['through_seq']}" if result["through_seq"] else ""
         click.echo(f"{slug}: pruned {result['pruned']} events{through} "

@@ -23,6 +23,15 @@ ENV_KEYS = {
     "SSO_DNS_NAMESERVERS": ("", "Comma-separated DNS servers (host or host:port) for domain verification; "
                             "empty: the system's resolvers"),
     "AUDIT_LOG": ("true", "Record the provisioning log; turn off only to measure what it costs (bench/)"),
+    "AUDIT_SIGNING_KEY": ("", "Path of the Ed25519 private key (PEM) that signs checkpoints of the log; required "
+                              "unless testing (make run creates instance/audit_signing_key.pem)"),
+    "AUDIT_VERIFY_KEYS": ("", "Public keys of earlier signing keys (PEM files or directories of *.pem, separated "
+                              "by ':'), so checkpoints signed before a rotation still verify"),
+    "AUDIT_CHECKPOINT_EVERY": ("100", "Sign a workspace's chain head every this many events"),
+    "AUDIT_CHECKPOINT_MINUTES": ("5", "... or at its first event this many minutes after the last signature"),
+    "AUDIT_CHECKPOINT_FILE": ("", "Append every signed checkpoint to this file as JSON Lines (for a SIEM)"),
+    "AUDIT_CHECKPOINT_SYSLOG": ("", "Also send every signed checkpoint to this syslog receiver (host:port, UDP)"),
+    "AUDIT_MIN_RETENTION_DAYS": ("365", "No workspace may set audit.retention_days below this (0 keeps all)"),
 }
 
 TRUE = {"1", "true", "yes", "on"}
@@ -48,6 +57,14 @@ def load(instance_path, overrides=None):
         "CONSOLE_SESSION_HOURS": int(env["CONSOLE_SESSION_HOURS"]),
         "SSO_ALLOW_PRIVATE_NETWORK": env["SSO_ALLOW_PRIVATE_NETWORK"].lower() in TRUE,
         "SSO_DNS_NAMESERVERS": tuple(n.strip() for n in env["SSO_DNS_NAMESERVERS"].split(",") if n.strip()),
+        "AUDIT_SIGNING_KEY": env["AUDIT_SIGNING_KEY"],
+        "AUDIT_VERIFY_KEYS": env["AUDIT_VERIFY_KEYS"],
+        "AUDIT_CHECKPOINT_EVERY": int(env["AUDIT_CHECKPOINT_EVERY"]),
+        "AUDIT_CHECKPOINT_MINUTES": int(env["AUDIT_CHECKPOINT_MINUTES"]),
+        "AUDIT_CHECKPOINT_FILE": env["AUDIT_CHECKPOINT_FILE"],
+        "AUDIT_CHECKPOINT_SYSLOG": env["AUDIT_CHECKPOINT_SYSLOG"],
+        "AUDIT_MIN_RETENTION_DAYS": int(env["AUDIT_MIN_RETENTION_DAYS"]),
+        "AUDIT_SIGNING_OPTIONAL": False,  # the command line may run without the key (it then signs nothing)
         "TESTING": False,
     }
     config.update(overrides or {})
@@ -55,4 +72,7 @@ def load(instance_path, overrides=None):
         if not config["TESTING"]:
             raise RuntimeError("SECRET_KEY is not set: export SECRET_KEY (make run creates one in instance/)")
         config["SECRET_KEY"] = secrets.token_hex(32)
+    if not config["AUDIT_SIGNING_KEY"] and not (config["TESTING"] or config["AUDIT_SIGNING_OPTIONAL"]):
+        raise RuntimeError("AUDIT_SIGNING_KEY is not set: point it at an Ed25519 key file (`roster audit keygen "
+                           "PATH` creates one; make run creates instance/audit_signing_key.pem)")
     return config

@@ -103,11 +103,53 @@ class FirstBadSchema(Schema):
     detail = fields.String()
 
 
+class SignedCheckpointSchema(Schema):
+    workspace_id = fields.String()
+    seq = fields.Integer()
+    hash = fields.String()
+    time = fields.String(metadata={"description": "When it was signed (UTC)"})
+    reason = fields.String(metadata={"description": "interval, demand or prune"})
+    key_id = fields.String(metadata={"description": "First 16 hex digits of SHA-256 over the raw public key"})
+    statement = fields.String(metadata={"description": "The exact text signed (canonical JSON)"})
+    signature = fields.String(metadata={"description": "Ed25519 signature of `statement`, base64"})
+
+
+class VerifiedCheckpointSchema(SignedCheckpointSchema):
+    signature_ok = fields.Boolean()
+
+
+class ExpectedHeadSchema(Schema):
+    seq = fields.Integer()
+    hash = fields.String()
+    extended = fields.Boolean()
+    detail = fields.String()
+
+
 class VerifySchema(Schema):
     ok = fields.Boolean()
     checked = fields.Integer()
     first_bad = fields.Nested(FirstBadSchema, allow_none=True)
-    checkpoint = fields.Dict(allow_none=True)
+    checkpoint = fields.Dict(allow_none=True, metadata={"description": "The latest prune checkpoint"})
+    signed_checkpoint = fields.Nested(VerifiedCheckpointSchema, allow_none=True,
+                                      metadata={"description": "The newest signed checkpoint, checked"})
+    expected_head = fields.Nested(ExpectedHeadSchema, allow_none=True)
+
+
+class VerifyArgs(Schema):
+    expected_head = fields.String(validate=validate.Length(max=90), metadata={
+        "description": "`<seq>:<hash>` of a head saved earlier (GET events/head): the log must extend it"})
+
+
+class ChainHeadSchema(Schema):
+    seq = fields.Integer()
+    hash = fields.String()
+
+
+class HeadSchema(Schema):
+    signed = fields.Nested(SignedCheckpointSchema, allow_none=True,
+                           metadata={"description": "The latest signed checkpoint (null before the first)"})
+    current = fields.Nested(ChainHeadSchema, metadata={"description": "The chain head now (not signed)"})
+    key_id = fields.String(allow_none=True, metadata={"description": "The id of the key signing now"})
 
 
 class PruneSchema(Schema):
@@ -174,11 +216,31 @@ def export_events(args, ws):
 
 
 @blp.route("/<ws>/events/verify")
+@blp.arguments(VerifyArgs, location="query")
 @blp.response(200, VerifySchema)
-def verify_events(ws):
-    """Verify the hash chain; name the first modified, deleted, inserted or reordered event."""
+def verify_events(args, ws):
+    """Verify the hash chain, against its newest signed checkpoint and optionally a saved head; name the first
+    problem."""
     workspace, _ = workspace_access(ws, "audit:read")
-    return svc.verify(workspace)
+    expected = svc.parse_head(args["expected_head"]) if "expected_head" in args else None
+    return svc.verify(workspace, expected)
+
+
+@blp.route("/<ws>/events/head")
+@blp.response(200, HeadSchema)
+def events_head(ws):
+    """Show the latest signed checkpoint of the log, to keep elsewhere and check later with expected_head."""
+    workspace, _ = workspace_access(ws, "audit:read")
+    return svc.head(workspace)
+
+
+@blp.route("/<ws>/events/checkpoints", methods=["POST"])
+@blp.response(201, SignedCheckpointSchema)
+@operation("audit.checkpoint_signed", "workspace")
+def sign_checkpoint(ws):
+    """Sign the log's head now (409 when no signing key is configured)."""
+    workspace, _ = workspace_access(ws, "audit:read")
+    return svc.sign_now(workspace)
 
 
 @blp.route("/<ws>/events/reports/<name>")

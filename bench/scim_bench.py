@@ -71,7 +71,8 @@ class Bench:
     def setup(self):
         env = dict(os.environ, DATABASE_URL=self.database_url, SECRET_KEY="bench",
                    ROSTER_INSTANCE_PATH=self.tmp, PUBLIC_URL=f"http://127.0.0.1:{self.port}",
-                   AUDIT_LOG="true" if self.args.audit == "on" else "false")
+                   AUDIT_LOG="true" if self.args.audit == "on" else "false",
+                   AUDIT_SIGNING_KEY=os.path.join(self.tmp, "audit_signing_key.pem"))
         if self.args.db == "postgres":
             admin = self.database_url.rsplit("/", 1)[0] + "/postgres"
             dbname = self.database_url.rsplit("/", 1)[1]
@@ -83,6 +84,8 @@ class Bench:
                 cur.execute(f'CREATE DATABASE "{dbname}"')
             conn.close()
         roster = [sys.executable, "-c", "import sys; sys.argv[0]='roster'; from cli import main; main()"]
+        subprocess.run(roster + ["audit", "keygen", env["AUDIT_SIGNING_KEY"]], env=env, cwd=ROOT, check=True,
+                       capture_output=True)
         subprocess.run(roster + ["db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True)
         subprocess.run(roster + ["workspace", "create", "Bench", "--slug", "bench", "--owner", "owner@bench.test"],
                        env=env, cwd=ROOT, check=True, capture_output=True)

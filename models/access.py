@@ -27,7 +27,8 @@ class Token(BaseModel):
     revoked_at = DateTimeField(null=True)
 
     class Meta:
-        indexes = ((("workspace", "created_at"), False), (("person", "created_at"), False))
+        # prefix: a refused token is matched to its workspace by prefix (models/services/audit/refusals.py)
+        indexes = ((("workspace", "created_at"), False), (("person", "created_at"), False), (("prefix",), False))
 
 
 class Invitation(BaseModel):

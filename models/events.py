@@ -78,6 +78,8 @@ class ProvisioningChain(BaseModel):
     workspace_id = CharField(36, primary_key=True)
     last_seq = BigIntegerField(default=0)
     last_hash = CharField(64, default=GENESIS_HASH)
+    signed_seq = BigIntegerField(default=0)  # the head's seq when it was last signed (a SignedCheckpoint)
+    signed_at = DateTimeField(null=True)
 
     class Meta:
         table_name = "provisioning_chain"
@@ -114,7 +116,60 @@ class ProvisioningCheckpoint(BaseModel):
         indexes = ((("workspace_id", "seq"), True),)
 
 
-MODELS = [ProvisioningEvent, ProvisioningChain, ProvisioningEventRef, ProvisioningCheckpoint]
+class SignedCheckpoint(BaseModel):
+    """A chain head signed with the operator's Ed25519 key: `statement` is the exact text signed."""
+
+    id = AutoField()
+    workspace_id = CharField(36)
+    seq = BigIntegerField()
+    hash = CharField(64)
+    signed_at = DateTimeField()
+    reason = CharField(16)  # interval, demand, prune
+    key_id = CharField(32)
+    statement = TextField()
+    signature = CharField(128)
+
+    class Meta:
+        table_name = "provisioning_signed_checkpoint"
+        indexes = ((("workspace_id", "seq"), False),)
+
+
+class DeletedWorkspace(BaseModel):
+    """The signed record a workspace deletion leaves outside the workspace (who, when, counts, final head)."""
+
+    id = AutoField()
+    workspace_id = CharField(36)
+    slug = CharField(64)
+    deleted_at = DateTimeField()
+    key_id = CharField(32, null=True)
+    statement = TextField()
+    signature = CharField(128, null=True)
+
+    class Meta:
+        table_name = "deleted_workspace"
+        indexes = ((("deleted_at",), False),)
+
+
+class AuthRefusal(BaseModel):
+    """Refused authentications of one token prefix in one minute, counted until written as one event."""
+
+    id = AutoField()
+    workspace_id = CharField(36)
+    token_prefix = CharField(16)
+    minute = DateTimeField()
+    reason = CharField(16)
+    token_id = CharField(36, null=True)
+    client_ip = CharField(64, null=True)
+    user_agent = CharField(400, null=True)
+    count = IntegerField(default=1)
+
+    class Meta:
+        table_name = "auth_refusal"
+        indexes = ((("workspace_id", "token_prefix", "minute", "reason"), True),)
+
+
+MODELS = [ProvisioningEvent, ProvisioningChain, ProvisioningEventRef, ProvisioningCheckpoint, SignedCheckpoint,
+          DeletedWorkspace, AuthRefusal]
 
 
 def format_time(value):

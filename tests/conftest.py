@@ -81,13 +81,17 @@ def smtp_server():
 def app(database_url, smtp_server, tmp_path_factory):
     from models.db import upgrade
     from wsgi import create_app
-    os.environ["ROSTER_INSTANCE_PATH"] = str(tmp_path_factory.mktemp("instance"))
+    from models.services.audit.signing import write_private_key
+    instance = tmp_path_factory.mktemp("instance")
+    os.environ["ROSTER_INSTANCE_PATH"] = str(instance)
+    write_private_key(str(instance / "audit_signing_key.pem"))  # the tests' own key (docs/audit.md)
     controller, _ = smtp_server
     application = create_app({"TESTING": True, "DATABASE_URL": database_url, "PUBLIC_URL": "http://roster.test",
                               "SMTP_HOST": "127.0.0.1", "SMTP_PORT": controller.port, "SECRET_KEY": "test",
                               # The test IdPs listen on 127.0.0.1: the operator switch is on (tests of the
                               # refusal turn it off with tests.api.sso.helpers.allow_private_network).
-                              "SSO_ALLOW_PRIVATE_NETWORK": True})
+                              "SSO_ALLOW_PRIVATE_NETWORK": True,
+                              "AUDIT_SIGNING_KEY": str(instance / "audit_signing_key.pem")})
     upgrade()
     return application
 

@@ -12,6 +12,8 @@ import time
 
 import requests
 
+from models.services.audit.signing import write_private_key
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -23,8 +25,12 @@ def free_port():
 
 def roster_env(database_url, instance_path, **extra):
     """The environment of a Roster process on `database_url`."""
+    key_path = os.path.join(str(instance_path), "audit_signing_key.pem")
+    if not os.path.exists(key_path):  # production mode requires the log's signing key (docs/audit.md)
+        os.makedirs(str(instance_path), exist_ok=True)
+        write_private_key(key_path)
     env = dict(os.environ, DATABASE_URL=database_url, SECRET_KEY="live-test", PUBLIC_URL="http://roster.test",
-               ROSTER_INSTANCE_PATH=str(instance_path), PYTHONPATH=ROOT, SMTP_HOST="")
+               ROSTER_INSTANCE_PATH=str(instance_path), PYTHONPATH=ROOT, SMTP_HOST="", AUDIT_SIGNING_KEY=key_path)
     env.update({key: str(value) for key, value in extra.items()})
     return env
 

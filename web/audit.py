@@ -18,10 +18,11 @@ from werkzeug.exceptions import HTTPException
 from models.db import utcnow
 from models.services import NotFoundError, audit
 from models.services.authz import access_for
+from models.services.tokens import record_refused_token
 from models.services.workspaces import find_workspace
 from models.workspace import Workspace
 
-from .auth import request_actor
+from .auth import bearer_token, request_actor
 
 log = logging.getLogger("roster.audit")
 
@@ -182,14 +183,35 @@ def _bulk_body():
     return operations if isinstance(operations, list) else None
 
 
+def _record_refused_token():
+    """Count a refused bearer token in the log of the workspace it names (revoked, expired, wrong secret)."""
+    raw = bearer_token()
+    if raw is None or request_actor() is not None:
+        return
+    ref = (request.view_args or {}).get("ws") if request.path.startswith("/api/v1/workspaces/") else None
+    try:
+        record_refused_token(raw, ref if isinstance(ref, str) else None, request.remote_addr,
+                             (request.user_agent.string or "")[:400] or None)
+    except Exception:
+        log.exception("could not record a refused token on %s %s", request.method, request.path)
+
+
 def init_app(app):
-    """Switch the log on or off (config AUDIT_LOG), note when each request arrived and which target its view
-    names, and record refused write requests."""
+    """Switch the log on or off (config AUDIT_LOG) and load its signing keys, note when each request arrived
+    and which target its view names, and record refused write requests and refused tokens."""
     audit.set_enabled(bool(app.config.get("AUDIT_LOG", True)))
+    config = app.config
+    # Kept on the app too: a process that builds a second app (tests) puts each one's keys back per request.
+    app.extensions["roster.audit"] = audit.configure(
+        config.get("AUDIT_SIGNING_KEY", ""), config.get("AUDIT_VERIFY_KEYS", ""),
+        config.get("AUDIT_CHECKPOINT_EVERY", 100), config.get("AUDIT_CHECKPOINT_MINUTES", 5),
+        config.get("AUDIT_CHECKPOINT_FILE", ""), config.get("AUDIT_MIN_RETENTION_DAYS", 365),
+        config.get("AUDIT_CHECKPOINT_SYSLOG", ""))
 
     @app.before_request
     def _request_started():
         g.request_started = utcnow()  # the Actor's received_at (request_info)
+        audit.use_settings(current_app.extensions["roster.audit"])
         declared = declared_operation(request.endpoint, request.method) if request.endpoint else None
         target_id = declared.target_id(request.view_args) if declared is not None else None
         audit.begin_request(declared.target if target_id is not None else None, target_id)
@@ -197,6 +219,8 @@ def init_app(app):
     @app.after_request
     def _record_refused(response):
         scope = audit.current_request()
+        if audit.enabled() and response.status_code == 401:
+            _record_refused_token()
         if not audit.enabled() or request.method not in WRITE_METHODS:
             return response
         try:

@@ -5,10 +5,11 @@ import hashlib
 import secrets
 
 from ..access import SCOPES, Token
-from ..directory import Person
+from ..directory import Member, Person
 from ..workspace import Workspace
 from ..db import column_list, db, hydrate, utcnow
 from . import Actor, InvalidError, NotFoundError, mutation
+from .audit.refusals import record_auth_refusal
 from .authz import SCOPE_GRANTS
 
 PREFIX = {"service": "rst_svc_", "personal": "rst_pat_"}
@@ -103,6 +104,40 @@ def authenticate(raw, **request_info):
     return Actor(kind=token.kind, token_id=token.id, token_label=token.label, person=person,
                  workspace_id=token.workspace_id, workspace=workspace, scopes=frozenset(token.scopes),
                  **request_info)
+
+
+def record_refused_token(raw, workspace_ref=None, ip=None, user_agent=None):
+    """Count a refused bearer token in the provisioning log of the workspace it names; return that workspace id.
+
+    A token names a workspace when it is (or its prefix is that of) a revoked or expired service token of the
+    workspace, or a personal token of a member of the workspace the path names (`workspace_ref`). An unknown
+    prefix names nothing, so a stranger cannot write into a workspace's log (models/services/audit/refusals.py)."""
+    if not isinstance(raw, str) or not 12 <= len(raw) <= 200 or not raw.startswith(tuple(PREFIX.values())):
+        return None
+    token = Token.get_or_none(Token.token_hash == hash_secret(raw))
+    if token is not None:
+        if token.revoked_at is not None:
+            reason = "revoked"
+        elif token.expires_at is not None and token.expires_at <= utcnow():
+            reason = "expired"
+        else:
+            return None  # a valid token refused for another reason (scope, kind): not an authentication failure
+    else:
+        token = Token.select().where(Token.prefix == raw[:12]).order_by(Token.created_at.desc()).first()
+        reason = "wrong_secret"
+    workspace_id = token.workspace_id if token is not None else None
+    if token is not None and token.kind == "personal" and workspace_ref:
+        from .workspaces import find_workspace
+        try:
+            workspace = find_workspace(workspace_ref)
+        except NotFoundError:
+            return None
+        member = Member.select().where(Member.workspace == workspace.id, Member.person == token.person_id).exists()
+        workspace_id = workspace.id if member else None
+    if workspace_id is None:
+        return None
+    record_auth_refusal(workspace_id, token.prefix, reason, token.id, ip, user_agent)
+    return workspace_id
 
 
 def list_workspace_tokens(workspace):

@@ -11,12 +11,14 @@ from peewee import IntegrityError, fn
 from ..access import Invitation, OneTimeCode, Token
 from ..db import db, new_id, utcnow
 from ..directory import Group, GroupGrant, GroupMember, Member, MemberRole, Person, Role
-from ..events import ProvisioningChain, ProvisioningCheckpoint, ProvisioningEvent, ProvisioningEventRef
+from ..events import (AuthRefusal, ProvisioningChain, ProvisioningCheckpoint, ProvisioningEvent, ProvisioningEventRef,
+                      SignedCheckpoint)
 from ..privileges import SYSTEM_ROLES
 from ..sso import SsoConnection, SsoConsumedId, SsoDomain, SsoTestRun
 from ..workspace import ENVIRONMENTS, SETTINGS, Workspace, default_settings
 from . import (ConflictError, InvalidError, NotFoundError, PermissionDeniedError, TooManyRequestsError,
                mail_after_commit, mutation)
+from . import audit
 from .members import add_member, find_owner
 from .tokens import hash_secret, issue_personal_token, issue_service_token
 
@@ -38,6 +40,8 @@ WORKSPACE_OWNED_TABLES = (
     (None, ProvisioningEventRef, ProvisioningEventRef.workspace_id),
     (None, ProvisioningCheckpoint, ProvisioningCheckpoint.workspace_id),
     (None, ProvisioningChain, ProvisioningChain.workspace_id),
+    (None, SignedCheckpoint, SignedCheckpoint.workspace_id),
+    (None, AuthRefusal, AuthRefusal.workspace_id),
 )
 
 
@@ -119,6 +123,10 @@ def validate_settings(settings, base=None):
             errors[key] = ["Must be true or false"]
         elif kind is str and (not isinstance(value, str) or len(value) > 200 or "\x00" in value):
             errors[key] = ["Must be a string of at most 200 characters, without NUL"]
+        elif key == "audit.retention_days" and 0 < value < audit.settings().min_retention_days:
+            floor = audit.settings().min_retention_days
+            errors[key] = [f"Must be 0 (keep everything) or at least {floor} days: the operator's floor "
+                           f"(AUDIT_MIN_RETENTION_DAYS) is {floor}"]
         else:
             out[key] = value
     if errors:
@@ -362,7 +370,9 @@ def delete_workspace(workspace, actor, code=None):
 
 
 def _delete_workspace(change, workspace):
-    change.record("workspace.deleted", "workspace", workspace.id, workspace.slug, before=deletion_preview(workspace))
+    preview = deletion_preview(workspace)
+    change.record("workspace.deleted", "workspace", workspace.id, workspace.slug, before=preview)
+    audit.record_deletion(workspace, change.actor, preview["will_delete"])  # outlives the workspace
     for _, model, field in WORKSPACE_OWNED_TABLES:
         model.delete().where(field == workspace.id).execute()
     for model in (GroupGrant, GroupMember, MemberRole, Group, Member, Invitation, Token, OneTimeCode, Role):

@@ -72,14 +72,14 @@ def test_create_workspace_derives_a_unique_slug_and_makes_the_caller_owner(world
 
 def test_create_workspace_with_every_field(world):
     body = {"name": "  Initech  ", "slug": "initech-eu", "logo_url": "https://initech.test/logo.png",
-            "environments": ["prod", "dev"], "settings": {"audit.retention_days": 30}}
+            "environments": ["prod", "dev"], "settings": {"audit.retention_days": 400}}
     r = world.c.owner.post("/api/v1/workspaces", json=body)
     assert r.status_code == 201, r.json
     assert r.json["name"] == "Initech" and r.json["slug"] == "initech-eu"
     assert r.json["logo_url"] == "https://initech.test/logo.png"
     assert r.json["environments"] == ["dev", "prod"]
     settings = world.c.owner.get("/api/v1/workspaces/initech-eu/settings").json["settings"]
-    assert settings == {**default_settings(), "audit.retention_days": 30}
+    assert settings == {**default_settings(), "audit.retention_days": 400}
     roles = world.c.owner.get("/api/v1/workspaces/initech-eu/roles").json
     assert [(x["name"], x["is_system"]) for x in roles] == [("Admin", True), ("Member", True), ("Readonly", True)]
 
@@ -274,14 +274,14 @@ def test_settings_read_and_replace(world):
     r = world.c.readonly.get(world.base + "/settings")
     assert r.status_code == 200 and r.json == {"settings": default_settings()}
     assert set(r.json["settings"]) == set(SETTINGS)
-    new = {"scim.strict_rfc": True, "audit.retention_days": 90, "scim.default_idp": "okta"}
+    new = {"scim.strict_rfc": True, "audit.retention_days": 730, "scim.default_idp": "okta"}
     r = world.c.admin.put(world.base + "/settings", json={"settings": new})
     assert r.status_code == 200
     assert r.json == {"settings": {**default_settings(), **new}}
     assert world.c.owner.get(world.base + "/settings").json == r.json
     # PUT replaces: keys left out go back to their defaults.
-    r = world.c.owner.put(world.base + "/settings", json={"settings": {"audit.retention_days": 7}})
-    assert r.json["settings"] == {**default_settings(), "audit.retention_days": 7}
+    r = world.c.owner.put(world.base + "/settings", json={"settings": {"audit.retention_days": 365}})
+    assert r.json["settings"] == {**default_settings(), "audit.retention_days": 365}
 
 
 @pytest.mark.parametrize("settings, status, bad_key", [
@@ -292,6 +292,8 @@ def test_settings_read_and_replace(world):
     ({"audit.retention_days": 1.5}, 400, "audit.retention_days"),
     ({"audit.retention_days": -1}, 400, "audit.retention_days"),
     ({"audit.retention_days": 10 ** 9}, 400, "audit.retention_days"),
+    ({"audit.retention_days": 364}, 400, "audit.retention_days"),  # below the operator's floor (365 by default)
+    ({"audit.retention_days": 1}, 400, "audit.retention_days"),
     ({"scim.default_idp": "x" * 201}, 400, "scim.default_idp"),
     ({"scim.default_idp": None}, 400, "scim.default_idp"),
     ("not an object", 422, None),
@@ -441,14 +443,14 @@ def test_delete_bad_input(world, body, status):
 # -- clone -----------------------------------------------------------------------------------------------------
 
 def test_clone_copies_settings_roles_groups_and_grants_but_no_members(world):
-    world.c.owner.put(world.base + "/settings", json={"settings": {"audit.retention_days": 12}})
+    world.c.owner.put(world.base + "/settings", json={"settings": {"audit.retention_days": 400}})
     r = world.c.owner.post(world.base + "/clone", json={"name": "Acme Staging"})
     assert r.status_code == 201, r.json
     assert set(r.json) == WORKSPACE_KEYS
     assert (r.json["name"], r.json["slug"], r.json["environments"]) == ("Acme Staging", "acme-staging",
                                                                         ["dev", "test", "prod"])
     clone = f"/api/v1/workspaces/{r.json['slug']}"
-    assert world.c.owner.get(clone + "/settings").json["settings"]["audit.retention_days"] == 12
+    assert world.c.owner.get(clone + "/settings").json["settings"]["audit.retention_days"] == 400
     roles = {x["name"]: x for x in world.c.owner.get(clone + "/roles").json}
     assert set(roles) == {"Admin", "Member", "Readonly", "Operator"}
     assert roles["Operator"]["privileges"] == ["members:read", "members:update"]

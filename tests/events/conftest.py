@@ -9,6 +9,13 @@ from models.events import ProvisioningEvent
 from tests.conftest import AuthClient
 
 
+@pytest.fixture(autouse=True)
+def _audit_settings_of_the_test_app(app):
+    """The log's keys are process-wide, set by create_app: another test's app may have replaced them."""
+    from models.services import audit
+    audit.use_settings(app.extensions["roster.audit"])
+
+
 @pytest.fixture
 def setup(workspace_setup, app, client):
     """The Acme workspace (dev, test, prod) with owner, admin, scim and audit:read clients."""

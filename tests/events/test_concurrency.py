@@ -59,8 +59,9 @@ def test_concurrent_mutations_get_gap_free_ordered_seqs(setup, app):
                 if e["actor_token_label"] == f"thread-{n}"]
         assert mine == list(range(PER_THREAD))
     with connected():
-        assert audit.verify(setup.workspace) == {"ok": True, "checked": len(events), "first_bad": None,
-                                                 "checkpoint": None}
+        result = audit.verify(setup.workspace)
+        assert (result["ok"], result["checked"], result["first_bad"]) == (True, len(events), None)
+        assert result["signed_checkpoint"]["signature_ok"] is True
 
 
 def test_concurrent_first_events_create_one_chain_head(app):

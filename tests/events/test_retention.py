@@ -16,7 +16,7 @@ from .conftest import connected, rows
 PRUNE = "/api/v1/workspaces/acme/events/prune"
 
 
-def _old_events(setup, count=5, days_ago=40):
+def _old_events(setup, count=5, days_ago=400):
     with connected(), time_machine.travel(utcnow() - datetime.timedelta(days=days_ago), tick=True):
         for i in range(count):
             with mutation(setup.workspace, factories.CLI) as change:
@@ -32,13 +32,13 @@ def _retention(setup, days):
 def test_prune_removes_old_events_and_the_chain_still_verifies(setup):
     first_before = rows(setup.workspace)  # setup's own events are "now"
     _old_events(setup)
-    _retention(setup, 30)
+    _retention(setup, 365)
     r = setup.owner_client.post(PRUNE)
     assert r.status_code == 200, r.json
     # The prefix up to the last old event goes (seq order is the chain order, so recent setup events before
     # the old ones cannot survive without breaking it): everything through the old events' last seq.
     through = r.json["through_seq"]
-    assert r.json["pruned"] == through and r.json["retention_days"] == 30
+    assert r.json["pruned"] == through and r.json["retention_days"] == 365
     remaining = rows(setup.workspace)
     assert remaining[0]["seq"] == through + 1
     pruned_event = remaining[-1]
@@ -53,7 +53,7 @@ def test_prune_removes_old_events_and_the_chain_still_verifies(setup):
 def test_prune_without_retention_or_old_events_does_nothing(setup):
     r = setup.owner_client.post(PRUNE)
     assert r.json == {"pruned": 0, "through_seq": None, "retention_days": 0}
-    _retention(setup, 30)
+    _retention(setup, 365)
     count = len(rows(setup.workspace))
     r = setup.owner_client.post(PRUNE)
     assert r.json["pruned"] == 0 and len(rows(setup.workspace)) == count
@@ -61,7 +61,7 @@ def test_prune_without_retention_or_old_events_does_nothing(setup):
 
 def test_tampering_after_a_prune_is_still_found(setup):
     _old_events(setup)
-    _retention(setup, 30)
+    _retention(setup, 365)
     through = setup.owner_client.post(PRUNE).json["through_seq"]
     with connected():
         E.update(after={"n": 42}).where(E.workspace_id == setup.workspace.id, E.seq == through + 2).execute()
@@ -71,7 +71,7 @@ def test_tampering_after_a_prune_is_still_found(setup):
 
 def test_a_first_remaining_event_deleted_after_a_prune_is_found(setup):
     _old_events(setup)
-    _retention(setup, 30)
+    _retention(setup, 365)
     through = setup.owner_client.post(PRUNE).json["through_seq"]
     with connected():
         E.delete().where(E.workspace_id == setup.workspace.id, E.seq == through + 1).execute()
@@ -81,7 +81,7 @@ def test_a_first_remaining_event_deleted_after_a_prune_is_found(setup):
 
 def test_an_altered_checkpoint_is_found(setup):
     _old_events(setup)
-    _retention(setup, 30)
+    _retention(setup, 365)
     through = setup.owner_client.post(PRUNE).json["through_seq"]
     with connected():
         ProvisioningCheckpoint.update(pruned_count=1).where(
@@ -106,10 +106,10 @@ def test_a_forged_checkpoint_hiding_deleted_events_is_found(setup):
 
 
 def test_two_prunes_chain_their_checkpoints(setup):
-    _old_events(setup, days_ago=40)
-    _retention(setup, 30)
+    _old_events(setup, days_ago=400)
+    _retention(setup, 365)
     first = setup.owner_client.post(PRUNE).json
-    with connected(), time_machine.travel(utcnow() + datetime.timedelta(days=45)):
+    with connected(), time_machine.travel(utcnow() + datetime.timedelta(days=400)):
         second = audit.prune(setup.workspace, factories.CLI)
         assert second["through_seq"] > first["through_seq"]
         cps = list(ProvisioningCheckpoint.select()
@@ -124,7 +124,7 @@ def test_two_prunes_chain_their_checkpoints(setup):
 def test_command_line_prunes_every_workspace_with_retention(setup, app, monkeypatch):
     import cli
     _old_events(setup)
-    _retention(setup, 30)
+    _retention(setup, 365)
     with connected():
         factories.make_workspace("Other", owner_email="boss@other.test")
     monkeypatch.setattr(cli, "make_app", lambda: app)

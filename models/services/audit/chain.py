@@ -14,6 +14,7 @@ from ...db import db, is_postgres, new_id, utcnow
 from ...events import (GENESIS_HASH, HASHED_COLUMNS, ProvisioningChain, ProvisioningCheckpoint, ProvisioningEvent,
                        ProvisioningEventRef, checkpoint_hash, event_hash, format_time)
 from ...workspace import Workspace
+from . import signing
 from .scrub import clip, scrub
 
 E = ProvisioningEvent
@@ -48,22 +49,25 @@ def _event_params(rows):
             for row in rows for c in _EVENT_COLUMNS]
 
 
+_HEAD_COLUMNS = '"last_seq", "last_hash", "signed_seq", "signed_at"'
+
+
 def _advance_head(workspace_id, count):
-    """Reserve `count` sequence numbers; return (first seq, hash of the event before them). Locks the head."""
+    """Reserve `count` sequence numbers; return (first seq, hash of the event before them, seq and time of the
+    head's last signature). Locks the head."""
     param = db.param
     update = (f'UPDATE "provisioning_chain" SET "last_seq" = "last_seq" + {param} '
               f'WHERE "workspace_id" = {param}')
     for _ in range(2):
         if _returning_supported():
-            row = db.execute_sql(update + ' RETURNING "last_seq", "last_hash"',
-                                 (count, workspace_id)).fetchone()
+            row = db.execute_sql(update + f' RETURNING {_HEAD_COLUMNS}', (count, workspace_id)).fetchone()
         else:
             changed = db.execute_sql(update, (count, workspace_id)).rowcount
-            row = db.execute_sql(f'SELECT "last_seq", "last_hash" FROM "provisioning_chain" WHERE '
+            row = db.execute_sql(f'SELECT {_HEAD_COLUMNS} FROM "provisioning_chain" WHERE '
                                  f'"workspace_id" = {param}', (workspace_id,)).fetchone() if changed else None
         if row:
-            last_seq, last_hash = row
-            return last_seq - count + 1, last_hash
+            last_seq, last_hash, signed_seq, signed_at = row
+            return last_seq - count + 1, last_hash, signed_seq, signed_at
         # The first event of this workspace: create the head (a concurrent creator wins harmlessly), retry.
         ProvisioningChain.insert(workspace_id=workspace_id, last_seq=0, last_hash=GENESIS_HASH) \
             .on_conflict_ignore().as_rowcount().execute()
@@ -92,7 +96,7 @@ def append_events(workspace_id, records):
     """Append events (dicts of columns) to the workspace's chain in the current transaction; return them."""
     if not records:
         return []
-    first_seq, prev = _advance_head(workspace_id, len(records))
+    first_seq, prev, signed_seq, signed_at = _advance_head(workspace_id, len(records))
     now = utcnow()  # taken under the head lock, so time follows seq
     rows, refs = [], []
     for offset, record in enumerate(records):
@@ -115,8 +119,15 @@ def append_events(workspace_id, records):
         values = ", ".join([f"({db.param}, {db.param}, {db.param})"] * len(chunk))
         db.execute_sql(f'INSERT INTO "provisioning_event_ref" ("workspace_id", "ref_id", "seq") VALUES {values}',
                        [v for ref in chunk for v in ref])
-    db.execute_sql(f'UPDATE "provisioning_chain" SET "last_hash" = {db.param} '
-                   f'WHERE "workspace_id" = {db.param}', (prev, workspace_id))
+    last_seq = rows[-1]["seq"]
+    if signing.due(last_seq, signed_seq, signed_at, now):  # every N events or T minutes: sign the new head
+        signing.store_checkpoint(workspace_id, last_seq, prev, now, "interval")
+        db.execute_sql(f'UPDATE "provisioning_chain" SET "last_hash" = {db.param}, "signed_seq" = {db.param}, '
+                       f'"signed_at" = {db.param} WHERE "workspace_id" = {db.param}',
+                       (prev, last_seq, now, workspace_id))
+    else:
+        db.execute_sql(f'UPDATE "provisioning_chain" SET "last_hash" = {db.param} '
+                       f'WHERE "workspace_id" = {db.param}', (prev, workspace_id))
     return rows
 
 
@@ -246,11 +257,13 @@ def verify(workspace):
 
 
 def prune(workspace, actor, now=None):
-    """Delete events older than `audit.retention_days`, leaving a hashed checkpoint; return what was done."""
+    """Delete events older than `audit.retention_days` (never fewer days than the operator's floor), leaving a
+    hashed checkpoint and a signed one of what was removed; return what was done."""
     from .. import mutation  # the log is written by mutations; this one records the prune itself
     days = workspace.setting("audit.retention_days")
     if not days:
         return {"pruned": 0, "through_seq": None, "retention_days": 0}
+    days = max(days, signing.settings().min_retention_days)  # a setting stored before the floor was raised
     now = now or utcnow()
     cutoff = now - datetime.timedelta(days=days)
     with mutation(workspace, actor, "audit.pruned") as change:
@@ -270,6 +283,11 @@ def prune(workspace, actor, now=None):
                       "prev_checkpoint_hash": previous.hash if previous is not None else GENESIS_HASH}
         checkpoint["hash"] = checkpoint_hash(checkpoint)
         ProvisioningCheckpoint.create(**checkpoint)
+        # Sign what was removed, and have the audit.pruned event's append sign the new head.
+        signing.store_checkpoint(workspace.id, last.seq, last.hash, now, "prune",
+                                 pruned={"count": count, "older_than": format_time(cutoff),
+                                         "checkpoint_hash": checkpoint["hash"]})
+        ProvisioningChain.update(signed_at=None).where(ProvisioningChain.workspace_id == workspace.id).execute()
         change.record("audit.pruned", "workspace", workspace.id, workspace.slug,
                       after={"through_seq": last.seq, "count": count, "older_than": format_time(cutoff),
                              "retention_days": days, "checkpoint_hash": checkpoint["hash"],

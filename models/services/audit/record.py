@@ -14,6 +14,7 @@ from ...db import db
 from ...directory import Group, Member, Role
 from ...events import canonical_json
 from ...workspace import Workspace
+from . import signing
 from .chain import append_events
 from .scrub import scrub
 
@@ -33,7 +34,7 @@ OPERATIONS = (
     "group.created", "group.renamed", "group.updated", "group.members_added", "group.members_removed",
     "group.deleted",
     "sso.connection.changed", "sso.certificate.changed", "sso.certificate.approved", "sso.domain.changed",
-    "audit.pruned", "request.refused",
+    "audit.pruned", "audit.checkpoint_signed", "auth.refused", "request.refused",
 )
 
 _settings = {"enabled": True}
@@ -133,6 +134,8 @@ def record_change(change):
                         quirks=e.quirks, status=status)
                    for e in events]
         append_events(workspace_id, records)
+    if signing.settings().checkpoint_file or signing.settings().checkpoint_syslog:
+        change.after_commit.append(signing.stream_pending)  # a checkpoint signed now is streamed once committed
     _mark_recorded()
 
 
@@ -178,6 +181,7 @@ def record_failure(change, error):
                           before=None, after=None, quirks=list(first.quirks) if first else [],
                           status=status, error=message, scim_type=scim_type)
             append_events(change.workspace.id, [record])
+        signing.stream_pending()
         _mark_recorded((operation, status))
     except Exception:
         log.exception("could not record the failure of %s in workspace %s",
@@ -230,5 +234,6 @@ def record_refusals(workspace, actor, refusals):
     records = [dict(columns, before=None, after=None, quirks=[], **item) for item in refusals]
     with db.atomic():
         rows = append_events(workspace.id, records)
+    signing.stream_pending()
     _mark_recorded()
     return rows
