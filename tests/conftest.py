@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from idp_fixtures.sso import OidcProvider, SamlIdp
+from idp_fixtures.sso.dns_server import DnsServer
 from models.db import db
 from tests.tables import empty_tables
 
@@ -184,3 +185,12 @@ def oidc_provider():
     """A real OpenID provider on 127.0.0.1 for the engine and the API tests."""
     with OidcProvider(default_email="alice@example.com") as provider:
         yield provider
+
+
+@pytest.fixture
+def dns_server(app):
+    """A DNS server on 127.0.0.1 that domain verification asks (records: {name: [TXT strings]})."""
+    with DnsServer() as server:
+        app.config["SSO_DNS_NAMESERVERS"] = (server.nameserver,)
+        yield server
+        app.config["SSO_DNS_NAMESERVERS"] = ()

@@ -57,9 +57,9 @@ def _check(doc, path_template, method, response, seen):
     _walk(doc, schema, response.get_json(), seen)
 
 
-def test_every_date_time_of_every_schema_is_aware_utc(app, client, workspace_setup, saml_idp):
+def test_every_date_time_of_every_schema_is_aware_utc(app, client, workspace_setup, saml_idp, dns_server):
     s = workspace_setup
-    allow_private_network(app, s.workspace)
+    allow_private_network(app)
     doc = client.get("/api/openapi.json").get_json()
     expected = {(name, key) for name, schema in doc["components"]["schemas"].items()
                 for key, prop in schema.get("properties", {}).items() if prop.get("format") == "date-time"}
@@ -101,4 +101,9 @@ def test_every_date_time_of_every_schema_is_aware_utc(app, client, workspace_set
     run = start_test(admin, s.workspace, connection)
     call(admin, "get", f"{tmpl}/sso/connections/{{connection_id}}/tests/{{run_id}}",
          f"{connections_url(s.workspace)}/{connection['id']}/tests/{run['id']}")
+    claim = call(admin, "post", f"{tmpl}/sso/domains", f"{base}/sso/domains", json={"domain": "acme.example"})
+    dns_server.records["acme.example"] = [claim["txt_record"]]
+    call(admin, "post", f"{tmpl}/sso/domains/{{domain}}/verify", f"{base}/sso/domains/acme.example/verify")
+    call(admin, "post", f"{tmpl}/sso/domains", f"{base}/sso/domains", json={"domain": "later.example"})
+    call(admin, "get", f"{tmpl}/sso/domains", f"{base}/sso/domains")
     assert expected - NEVER_SET <= seen, sorted(expected - NEVER_SET - seen)

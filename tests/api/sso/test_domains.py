@@ -5,7 +5,6 @@ import datetime
 
 import pytest
 
-from idp_fixtures.sso.dns_server import DnsServer
 from models.db import db
 from models.sso import SsoDomain
 from tests import factories
@@ -13,14 +12,6 @@ from tests.conftest import AuthClient
 
 from .test_connections import oidc_body
 from .helpers import connections_url
-
-
-@pytest.fixture
-def dns_server(app):
-    with DnsServer() as server:
-        app.config["SSO_DNS_NAMESERVERS"] = (server.nameserver,)
-        yield server
-        app.config["SSO_DNS_NAMESERVERS"] = ()
 
 
 @pytest.fixture
