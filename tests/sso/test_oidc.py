@@ -360,12 +360,14 @@ def test_deeply_nested_discovery_document_is_a_failed_check_not_a_crash():
     assert failures(checks) == ["oidc.jwks.fetch"] and jwks is None
 
 
-def test_deeply_nested_id_token_claims_fail_the_signature_check(oidc_provider):
+def test_deeply_nested_id_token_claims_fail_a_check_not_a_crash(oidc_provider):
     deep = {"x": 1}
     for _ in range(100):  # parses, but nests deeper than Roster stores (sso.fetch.MAX_JSON_DEPTH)
         deep = {"x": deep}
     token = oidc_provider.mint_id_token(nonce="n1", deep=deep)
     checks, profile = oidc.verify_id_token(token, oidc_provider.jwks(), issuer=oidc_provider.issuer,
                                            client_id=oidc_provider.client_id, nonce="n1")
-    assert failures(checks) == ["oidc.id_token.signature"] and profile == {}
-    assert "nest deeper" in checks[-1].message
+    # Refused when the token's segments are first read (models.untrusted bounds every untrusted JSON), before
+    # any signature work.
+    assert failures(checks) == ["oidc.id_token.format"] and profile == {}
+    assert "nests deeper" in checks[-1].message
