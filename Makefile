@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INSTANCE := $(CURDIR)/instance
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUNTIME_DEBS := xmlsec1
-TEST_DEBS := xmlsec1 chromium chromium-driver
+TEST_DEBS := xmlsec1 chromium chromium-driver redis-server
 
 .PHONY: run test test-sqlite test-postgres bench sysdeps-run sysdeps-test clean
 
@@ -38,7 +38,7 @@ $(INSTANCE)/secret_key:
 	chmod 600 $@
 
 run: $(BIN)/.installed sysdeps-run $(INSTANCE)/secret_key
-	@export SECRET_KEY=$$(cat $(INSTANCE)/secret_key) ROSTER_INSTANCE_PATH=$(INSTANCE); \
+	@export SECRET_KEY=$$(cat $(INSTANCE)/secret_key) ROSTER_INSTANCE_PATH=$(INSTANCE) LOG_FORMAT=text; \
 	$(BIN)/roster db upgrade && $(BIN)/roster demo && exec $(BIN)/roster serve --host 127.0.0.1 --port 8000
 
 # TEST_DATABASE_URL=postgresql://... runs the same suite on PostgreSQL.

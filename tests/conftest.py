@@ -84,7 +84,8 @@ def app(database_url, smtp_server, tmp_path_factory):
     os.environ["ROSTER_INSTANCE_PATH"] = str(tmp_path_factory.mktemp("instance"))
     controller, _ = smtp_server
     application = create_app({"TESTING": True, "DATABASE_URL": database_url, "PUBLIC_URL": "http://roster.test",
-                              "SMTP_HOST": "127.0.0.1", "SMTP_PORT": controller.port, "SECRET_KEY": "test"})
+                              "SMTP_HOST": "127.0.0.1", "SMTP_PORT": controller.port, "SECRET_KEY": "test",
+                              "RATE_LIMITS": False, "LOG_FORMAT": "text"})
     upgrade()
     return application
 

@@ -22,6 +22,7 @@ from models.services.workspaces import find_workspace
 from models.workspace import Workspace
 
 from .auth import request_actor
+from .views import view_declaration
 
 log = logging.getLogger("roster.audit")
 
@@ -59,11 +60,7 @@ def declared_operation(endpoint, method):
     """Return the Operation declared by the view answering `method` at `endpoint`, or None."""
     if method not in WRITE_METHODS:
         return None  # HEAD and OPTIONS reach write views too, and write nothing
-    view = current_app.view_functions.get(endpoint)
-    view_class = getattr(view, "view_class", None)  # a MethodView: one method per HTTP verb
-    if view_class is not None:
-        view = getattr(view_class, method.lower(), None)
-    return getattr(view, "audit_operation", None)
+    return view_declaration(endpoint, method, "audit_operation")
 
 
 def _declared_at(path, method, endpoint=None, view_args=None):
@@ -197,7 +194,9 @@ def init_app(app):
     @app.after_request
     def _record_refused(response):
         scope = audit.current_request()
-        if not audit.enabled() or request.method not in WRITE_METHODS:
+        # A request refused by a rate limit is counted (web.metrics), not logged: a flood would otherwise
+        # write one event per refusal.
+        if not audit.enabled() or request.method not in WRITE_METHODS or g.get("rate_limited"):
             return response
         try:
             if 400 <= response.status_code < 500 and not (scope is not None and scope.recorded):

@@ -55,6 +55,7 @@ class RequestScope:
     target_id: str | None = None  # that view's own argument naming the target
     recorded: bool = False
     failures: list = dataclasses.field(default_factory=list)  # (operation, status) of failure events
+    events_written: int = 0  # for the operator's metrics
 
 
 _scope = contextvars.ContextVar("roster_audit_request", default=None)
@@ -74,10 +75,11 @@ def current_request():
     return _scope.get()
 
 
-def _mark_recorded(failure=None):
+def _mark_recorded(failure=None, written=1):
     scope = _scope.get()
     if scope is not None:
         scope.recorded = True
+        scope.events_written += written
         if failure is not None:
             scope.failures.append(failure)
 
@@ -113,7 +115,7 @@ def record_change(change):
     """Write one success event per recorded change, in the mutation's transaction."""
     if not _settings["enabled"] or not change.events:
         return
-    by_workspace = {}
+    by_workspace, written = {}, 0
     for workspace_id, event in _split_by_workspace(change):
         by_workspace.setdefault(workspace_id, []).append(event)
     for workspace_id, events in by_workspace.items():
@@ -131,7 +133,8 @@ def record_change(change):
                         quirks=e.quirks, status=status)
                    for e in events]
         append_events(workspace_id, records)
-    _mark_recorded()
+        written += len(records)
+    _mark_recorded(written=written)
 
 
 def outcome_of(error):
@@ -228,5 +231,5 @@ def record_refusals(workspace, actor, refusals):
     records = [dict(columns, before=None, after=None, quirks=[], **item) for item in refusals]
     with db.atomic():
         rows = append_events(workspace.id, records)
-    _mark_recorded()
+    _mark_recorded(written=len(records))
     return rows
