@@ -137,7 +137,8 @@ def refuse(request_limit, name):
     """Answer a breached limit: 429 with Retry-After, in the format of the path; count it."""
     g.rate_limited = name
     metrics.rate_limited(name)
-    retry_after = max(1, math.ceil(request_limit.reset_at - time.time()))
+    window = request_limit.limit.get_expiry()
+    retry_after = min(window, max(1, math.ceil(request_limit.reset_at - time.time())))
     error = TooManyRequestsError(f"Too many requests ({name} limit: {request_limit.limit}); retry after "
                                  f"{retry_after} s", retry_after=retry_after)
     return render_service_error(error)

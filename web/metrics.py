@@ -23,6 +23,8 @@ from .views import operational
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _OPERATION_BLUEPRINTS = "roster.metrics.operation_blueprints"
+if os.environ.get(MULTIPROC_ENV):
+    os.makedirs(os.environ[MULTIPROC_ENV], exist_ok=True)  # each process writes its samples there
 
 HTTP_REQUESTS = Counter("roster_http_requests_total", "HTTP requests answered, by route template, method and "
                         "status", ["route", "method", "status"])
