@@ -155,3 +155,11 @@ def test_initial_entra_sync_at_25_per_second_is_never_throttled(make_app):
     with time_machine.travel(start + datetime.timedelta(hours=2), tick=False):
         burst = [limiter.hit(limit, "burst-token", "token") for _ in range(101)]
     assert burst.count(True) == 100 and burst[-1] is False
+
+
+def test_unreachable_counter_storage_still_serves(make_app, workspace_setup):
+    """Redis unreachable: the process counts in memory meanwhile, so requests are served and still limited."""
+    app = make_app(RATE_LIMITS=True, RATE_LIMIT_SCIM="1/second",
+                   RATE_LIMIT_STORAGE_URL="redis://127.0.0.1:1/0")  # nothing listens there
+    scim = AuthClient(app.test_client(), workspace_setup.scim_token, "application/scim+json")
+    assert statuses(scim, "/scim/v2/Users?count=1", 3) == [200, 200, 429]

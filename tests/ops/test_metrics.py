@@ -3,8 +3,6 @@ shows workers adding up)."""
 
 from prometheus_client import REGISTRY
 
-from tests.conftest import AuthClient
-
 USER = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "metrics@example.com"}
 
 
@@ -34,25 +32,24 @@ def test_metrics_need_the_operator_token(make_app, workspace_setup):
         assert f"# TYPE {name.removesuffix('_bucket').removesuffix('_total')}" in text, name
 
 
+def _counts():
+    route = dict(route="/scim/v2/Users", method="POST")
+    okta = dict(idp="okta", operation="create_user")
+    return (sample("roster_http_requests_total", status="201", **route),
+            sample("roster_http_requests_total", status="409", **route),
+            sample("roster_http_request_duration_seconds_count", status="201", **route),
+            sample("roster_scim_operations_total", outcome="ok", **okta),
+            sample("roster_scim_operations_total", outcome="refused", **okta),
+            sample("roster_provisioning_events_written_total"))
+
+
 def test_requests_scim_operations_and_events_are_counted(workspace_setup):
     s = workspace_setup
-    okta = AuthClient(s.scim_client.client, s.scim_token, "application/scim+json")
-    route = dict(route="/scim/v2/Users", method="POST")
-    before = (sample("roster_http_requests_total", status="201", **route),
-              sample("roster_http_requests_total", status="409", **route),
-              sample("roster_http_request_duration_seconds_count", status="201", **route),
-              sample("roster_scim_operations_total", idp="okta", operation="create_user", outcome="ok"),
-              sample("roster_scim_operations_total", idp="okta", operation="create_user", outcome="refused"),
-              sample("roster_provisioning_events_written_total"))
+    before = _counts()
     headers = {"User-Agent": "Okta SCIM Client 1.0.0"}
-    assert okta.post("/scim/v2/Users", json=USER, headers=headers).status_code == 201
-    assert okta.post("/scim/v2/Users", json=USER, headers=headers).status_code == 409
-    after = (sample("roster_http_requests_total", status="201", **route),
-             sample("roster_http_requests_total", status="409", **route),
-             sample("roster_http_request_duration_seconds_count", status="201", **route),
-             sample("roster_scim_operations_total", idp="okta", operation="create_user", outcome="ok"),
-             sample("roster_scim_operations_total", idp="okta", operation="create_user", outcome="refused"),
-             sample("roster_provisioning_events_written_total"))
+    assert s.scim_client.post("/scim/v2/Users", json=USER, headers=headers).status_code == 201
+    assert s.scim_client.post("/scim/v2/Users", json=USER, headers=headers).status_code == 409
+    after = _counts()
     assert [a - b for a, b in zip(after, before)] == [1, 1, 1, 1, 1, 2]  # a created event and a refusal
 
 
