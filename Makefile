@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INSTANCE := $(CURDIR)/instance
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUNTIME_DEBS := xmlsec1
-TEST_DEBS := xmlsec1 chromium chromium-driver postgresql
+TEST_DEBS := xmlsec1 chromium chromium-driver postgresql redis-server
 
 .PHONY: run test test-sqlite test-postgres bench sysdeps-run sysdeps-test clean
 
@@ -38,13 +38,13 @@ $(INSTANCE)/secret_key:
 	chmod 600 $@
 
 # The key that signs checkpoints of the provisioning log (docs/audit.md); its public half is beside it (.pub).
-$(INSTANCE)/audit_signing_key.pem: $(BIN)/.installed
+$(INSTANCE)/audit_signing_key.pem: | $(BIN)/.installed
 	mkdir -p $(INSTANCE)
 	$(BIN)/roster audit keygen $@
 
 run: $(BIN)/.installed sysdeps-run $(INSTANCE)/secret_key $(INSTANCE)/audit_signing_key.pem
 	@export SECRET_KEY=$$(cat $(INSTANCE)/secret_key) ROSTER_INSTANCE_PATH=$(INSTANCE) \
-		AUDIT_SIGNING_KEY=$(INSTANCE)/audit_signing_key.pem; \
+		AUDIT_SIGNING_KEY=$(INSTANCE)/audit_signing_key.pem LOG_FORMAT=text; \
 	$(BIN)/roster db upgrade && $(BIN)/roster demo && exec $(BIN)/roster serve --host 127.0.0.1 --port 8000
 
 # TEST_DATABASE_URL=postgresql://... runs the same suite on PostgreSQL.

@@ -79,9 +79,11 @@ def serve(host, port, workers):
 
     class Server(BaseApplication):
         def load_config(self):
+            from web import server
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
-            self.cfg.set("accesslog", "-")
+            self.cfg.set("on_starting", server.on_starting)
+            self.cfg.set("child_exit", server.child_exit)  # no access log: web/logging.py logs each request
 
         def load(self):
             from wsgi import create_app

@@ -32,6 +32,14 @@ ENV_KEYS = {
     "AUDIT_CHECKPOINT_FILE": ("", "Append every signed checkpoint to this file as JSON Lines (for a SIEM)"),
     "AUDIT_CHECKPOINT_SYSLOG": ("", "Also send every signed checkpoint to this syslog receiver (host:port, UDP)"),
     "AUDIT_MIN_RETENTION_DAYS": ("365", "No workspace may set audit.retention_days below this (0 keeps all)"),
+    "LOG_FORMAT": ("json", "json: one JSON object per line (production); text: plain lines (make run)"),
+    "METRICS_TOKEN": ("", "Bearer token an operator's Prometheus sends to /metrics; empty: /metrics answers 404"),
+    "RATE_LIMITS": ("on", "off disables every request-rate limit (benchmarks, conformance runs)"),
+    "RATE_LIMIT_SCIM": ("50/second", "Per-token request rate (flask-limiter notation); bursts of twice it pass"),
+    "RATE_LIMIT_STORAGE_URL": ("", "redis://host:6379/0 to share rate-limit counters between processes and "
+                                   "nodes; empty: per-process memory (one process only)"),
+    "PROXY_COUNT": ("0", "Number of trusted proxies (load balancers) in front: their X-Forwarded-For names the "
+                         "client address that per-IP limits and logs use"),
 }
 
 TRUE = {"1", "true", "yes", "on"}
@@ -65,9 +73,17 @@ def load(instance_path, overrides=None):
         "AUDIT_CHECKPOINT_SYSLOG": env["AUDIT_CHECKPOINT_SYSLOG"],
         "AUDIT_MIN_RETENTION_DAYS": int(env["AUDIT_MIN_RETENTION_DAYS"]),
         "AUDIT_SIGNING_OPTIONAL": False,  # the command line may run without the key (it then signs nothing)
+        "LOG_FORMAT": env["LOG_FORMAT"].strip().lower(),
+        "METRICS_TOKEN": env["METRICS_TOKEN"],
+        "RATE_LIMITS": env["RATE_LIMITS"].strip().lower() in TRUE,
+        "RATE_LIMIT_SCIM": env["RATE_LIMIT_SCIM"].strip(),
+        "RATE_LIMIT_STORAGE_URL": env["RATE_LIMIT_STORAGE_URL"].strip(),
+        "PROXY_COUNT": int(env["PROXY_COUNT"]),
         "TESTING": False,
     }
     config.update(overrides or {})
+    if config["LOG_FORMAT"] not in ("json", "text"):
+        raise RuntimeError("LOG_FORMAT must be json or text")
     if not config["SECRET_KEY"]:
         if not config["TESTING"]:
             raise RuntimeError("SECRET_KEY is not set: export SECRET_KEY (make run creates one in instance/)")

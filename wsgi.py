@@ -1,6 +1,5 @@
 """The WSGI entry point: `create_app()` builds Roster; `gunicorn wsgi:app` serves it."""
 
-import logging
 import os
 
 from flask import Flask
@@ -14,7 +13,6 @@ def create_app(config=None):
                 instance_relative_config=True)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.update(roster_config.load(app.instance_path, config))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from models.db import init_db
     from models.mail import Mailer

@@ -28,7 +28,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 def make_app(url):
     from wsgi import create_app
-    app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "bench", "SMTP_HOST": ""})
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "bench", "SMTP_HOST": "",
+                      "RATE_LIMITS": False, "LOG_FORMAT": "text"})
     from models.db import upgrade
     upgrade()
     return app

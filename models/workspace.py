@@ -13,6 +13,9 @@ DEFAULT_ENVIRONMENTS = ["dev"]
 SETTINGS = {
     "scim.strict_rfc": (bool, False, "Refuse the known IdP deviations from RFC 7644 instead of tolerating them"),
     "scim.default_idp": (str, "", "IdP name to record when a request does not say who sent it"),
+    "scim.rate_limit_per_second": (int, 0, "Lower the request rate of this workspace's tokens (per token; bursts of "
+                                            "twice it pass); 0 or a value above the operator's RATE_LIMIT_SCIM "
+                                            "uses the operator's"),
     "audit.retention_days": (int, 0, "Prune provisioning events older than this many days (0 keeps all)"),
     "invitations.expiry_hours": (int, 72, "How long an invitation link stays valid"),
 }

@@ -92,7 +92,8 @@ def app(database_url, smtp_server, tmp_path_factory):
                               # The test IdPs listen on 127.0.0.1: the operator switch is on (tests of the
                               # refusal turn it off with tests.api.sso.helpers.allow_private_network).
                               "SSO_ALLOW_PRIVATE_NETWORK": True,
-                              "AUDIT_SIGNING_KEY": str(instance / "audit_signing_key.pem")})
+                              "AUDIT_SIGNING_KEY": str(instance / "audit_signing_key.pem"),
+                              "RATE_LIMITS": False, "LOG_FORMAT": "text"})
     upgrade()
     return application
 

@@ -23,6 +23,7 @@ from models.services.workspaces import find_workspace
 from models.workspace import Workspace
 
 from .auth import bearer_token, request_actor
+from .views import view_declaration
 
 log = logging.getLogger("roster.audit")
 
@@ -60,11 +61,7 @@ def declared_operation(endpoint, method):
     """Return the Operation declared by the view answering `method` at `endpoint`, or None."""
     if method not in WRITE_METHODS:
         return None  # HEAD and OPTIONS reach write views too, and write nothing
-    view = current_app.view_functions.get(endpoint)
-    view_class = getattr(view, "view_class", None)  # a MethodView: one method per HTTP verb
-    if view_class is not None:
-        view = getattr(view_class, method.lower(), None)
-    return getattr(view, "audit_operation", None)
+    return view_declaration(endpoint, method, "audit_operation")
 
 
 def _declared_at(path, method, endpoint=None, view_args=None):
@@ -202,11 +199,17 @@ def init_app(app):
     audit.set_enabled(bool(app.config.get("AUDIT_LOG", True)))
     config = app.config
     # Kept on the app too: a process that builds a second app (tests) puts each one's keys back per request.
-    app.extensions["roster.audit"] = audit.configure(
-        config.get("AUDIT_SIGNING_KEY", ""), config.get("AUDIT_VERIFY_KEYS", ""),
-        config.get("AUDIT_CHECKPOINT_EVERY", 100), config.get("AUDIT_CHECKPOINT_MINUTES", 5),
-        config.get("AUDIT_CHECKPOINT_FILE", ""), config.get("AUDIT_MIN_RETENTION_DAYS", 365),
-        config.get("AUDIT_CHECKPOINT_SYSLOG", ""))
+    # A configured key that cannot be loaded leaves the process up but not ready (/readyz answers 503 with the
+    # reason, web.health), so the load balancer sends it nothing and the operator sees why.
+    settings = (config.get("AUDIT_VERIFY_KEYS", ""), config.get("AUDIT_CHECKPOINT_EVERY", 100),
+                config.get("AUDIT_CHECKPOINT_MINUTES", 5), config.get("AUDIT_CHECKPOINT_FILE", ""),
+                config.get("AUDIT_MIN_RETENTION_DAYS", 365), config.get("AUDIT_CHECKPOINT_SYSLOG", ""))
+    try:
+        app.extensions["roster.audit"] = audit.configure(config.get("AUDIT_SIGNING_KEY", ""), *settings)
+    except audit.AuditConfigError as error:
+        log.error("the provisioning log cannot sign checkpoints: %s", error)
+        app.extensions["roster.audit_key_problem"] = "audit signing key unreadable"
+        app.extensions["roster.audit"] = audit.configure("", *settings)
 
     @app.before_request
     def _request_started():
@@ -221,7 +224,9 @@ def init_app(app):
         scope = audit.current_request()
         if audit.enabled() and response.status_code == 401:
             _record_refused_token()
-        if not audit.enabled() or request.method not in WRITE_METHODS:
+        # A request refused by a rate limit is counted (web.metrics), not logged: a flood would otherwise
+        # write one event per refusal.
+        if not audit.enabled() or request.method not in WRITE_METHODS or g.get("rate_limited"):
             return response
         try:
             if 400 <= response.status_code < 500 and not (scope is not None and scope.recorded):

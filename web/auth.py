@@ -36,6 +36,11 @@ def request_actor():
     return actor
 
 
+def authenticated_actor():
+    """Return the Actor this request already authenticated, or None; never looks a token up."""
+    return g.get("bearer_actor")
+
+
 def public_actor(**extra):
     """Return the Actor of an unauthenticated request (invitation acceptance, SSO sign-in callbacks)."""
     return Actor(kind="public", **extra, **request_info())

@@ -10,6 +10,8 @@ from models.services import ServiceError
 from models.sso import CONNECTION_STATUSES, PROVIDERS
 from sso import service as svc
 from web.audit import operation
+from web.limits import SSO_TESTS, limited
+from web.metrics import sso_test_finished
 
 from ..auth import authenticate_request, current_actor, public_actor, workspace_access
 from ..schemas import UtcDateTime
@@ -199,6 +201,7 @@ def approve_certificates(data, ws, connection_id):
 @blp.route("/<ws>/sso/connections/<connection_id>/tests", methods=["POST"])
 @blp.response(201, TestRunSchema)
 @operation("sso.connection.changed", "sso")
+@limited("sso_test", SSO_TESTS)
 def start_test(ws, connection_id):
     """Start a test sign-in: static checks now, then send the browser to login_url."""
     workspace, _ = workspace_access(ws, "sso:test")
@@ -264,8 +267,10 @@ def acs(connection_id):
         if run.status != "pending_login":
             return _finished_page(run, connection)
         run = svc.finish_saml_test(_public_actor(connection), connection, run, saml_response, site())
+        sso_test_finished("saml", run.status)
         return _page(200, run=run, connection=connection)
     except ServiceError as error:
+        sso_test_finished("saml", "refused")
         return _page(error.status, connection=connection, error=error.message)
 
 
@@ -281,8 +286,10 @@ def oidc_callback(connection_id):
         if run.status != "pending_login":
             return _finished_page(run, connection)
         run = svc.finish_oidc_test(_public_actor(connection), connection, run, request.args, site())
+        sso_test_finished("oidc", run.status)
         return _page(200, run=run, connection=connection)
     except ServiceError as error:
+        sso_test_finished("oidc", "refused")
         return _page(error.status, connection=connection, error=error.message)
 
 

@@ -23,11 +23,11 @@ from .reports import (ACTIVITY_KINDS, REPORTS, report_access, report_activity, r
                       report_deprovisioning)
 from .refusals import record_auth_refusal
 from .scrub import scrub
-from .signing import configure, settings, stream_pending
+from .signing import AuditConfigError, configure, settings, stream_pending
 from .signing import use as use_settings
 
 __all__ = [
-    "ACTIVITY_KINDS", "configure", "deleted_workspaces", "head", "parse_head", "record_auth_refusal",
+    "ACTIVITY_KINDS", "AuditConfigError", "configure", "deleted_workspaces", "head", "parse_head", "record_auth_refusal",
     "record_deletion", "settings", "sign_all", "sign_now", "stream_pending", "use_settings", "EXPORT_FORMATS",
     "MAX_PAGE", "OPERATIONS", "REPORTS", "append_events", "begin_request", "current_request",
     "decode_cursor", "enabled", "encode_cursor", "end_request", "error_text", "event_to_dict", "export",

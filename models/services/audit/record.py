@@ -58,6 +58,7 @@ class RequestScope:
     target_id: str | None = None  # that view's own argument naming the target
     recorded: bool = False
     failures: list = dataclasses.field(default_factory=list)  # (operation, status) of failure events
+    events_written: int = 0  # for the operator's metrics
 
 
 _scope = contextvars.ContextVar("roster_audit_request", default=None)
@@ -77,10 +78,11 @@ def current_request():
     return _scope.get()
 
 
-def _mark_recorded(failure=None):
+def _mark_recorded(failure=None, written=1):
     scope = _scope.get()
     if scope is not None:
         scope.recorded = True
+        scope.events_written += written
         if failure is not None:
             scope.failures.append(failure)
 
@@ -116,7 +118,7 @@ def record_change(change):
     """Write one success event per recorded change, in the mutation's transaction."""
     if not _settings["enabled"] or not change.events:
         return
-    by_workspace = {}
+    by_workspace, written = {}, 0
     for workspace_id, event in _split_by_workspace(change):
         by_workspace.setdefault(workspace_id, []).append(event)
     for workspace_id, events in by_workspace.items():
@@ -134,9 +136,10 @@ def record_change(change):
                         quirks=e.quirks, status=status)
                    for e in events]
         append_events(workspace_id, records)
+        written += len(records)
     if signing.settings().checkpoint_file or signing.settings().checkpoint_syslog:
         change.after_commit.append(signing.stream_pending)  # a checkpoint signed now is streamed once committed
-    _mark_recorded()
+    _mark_recorded(written=written)
 
 
 def outcome_of(error):
@@ -235,5 +238,5 @@ def record_refusals(workspace, actor, refusals):
     with db.atomic():
         rows = append_events(workspace.id, records)
     signing.stream_pending()
-    _mark_recorded()
+    _mark_recorded(written=len(records))
     return rows
