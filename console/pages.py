@@ -26,10 +26,16 @@ def open_workspace(ref, privilege=None):
     workspace = find_workspace(ref)
     access = access_for(console_actor(), workspace)
     g.workspace, g.access = workspace, access
-    if privilege is not None and not access.has(privilege):
+    if privilege is not None:
+        require_page(access, privilege)
+    return workspace, access
+
+
+def require_page(access, privilege):
+    """Refuse (403) a page the person's roles in the workspace do not let them see."""
+    if not access.has(privilege):
         raise PermissionDeniedError(f"This page needs the {privilege} privilege, which your roles here do not "
                                     "grant. Ask an admin of the workspace.")
-    return workspace, access
 
 
 def require_write(workspace, access, privilege, operation, target_type, target_id=None):
