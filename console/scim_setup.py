@@ -26,6 +26,7 @@ GUIDE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file_
 EXAMPLE_URL = "https://roster.example.com"
 LIFETIMES = (("365", "1 year"), ("90", "90 days"), ("30", "30 days"), ("", "Never expires"))
 TOKEN_FIELDS = ("label", "expires_in_days")
+IDP_NAMES = dict((key, name) for key, name, _ in GUIDES) | {"pingone": "PingOne", "rippling": "Rippling"}
 _markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
 
 
@@ -59,7 +60,7 @@ def _setup_page(workspace, access, status=200, created=None, form=None, errors=N
     return page("console/scim.html", status, section="scim", base_url=f"{public_url}/scim/v2",
                 tokens=_scim_tokens(workspace), created=created, form=form or {"label": idp, "expires_in_days": "365"},
                 errors=errors or {}, guides=GUIDES, idp=idp, guide=guide_html(idp, public_url, workspace.slug),
-                lifetimes=LIFETIMES, recent=audit.recent_idp_events(workspace),
+                lifetimes=LIFETIMES, recent=audit.recent_idp_events(workspace), idp_names=IDP_NAMES,
                 can_manage=access.has("tokens:manage"))
 
 
@@ -76,7 +77,8 @@ def scim_setup(ws):
 def scim_recent(ws):
     """The recent-requests panel alone, for the page to refresh while it is open."""
     workspace, _ = open_workspace(ws, "tokens:read")
-    return render_template("console/scim_recent.html", workspace=workspace, recent=audit.recent_idp_events(workspace))
+    return render_template("console/scim_recent.html", workspace=workspace, recent=audit.recent_idp_events(workspace),
+                           idp_names=IDP_NAMES)
 
 
 @bp.route("/console/w/<ws>/scim/tokens", methods=["POST"])
