@@ -5,18 +5,17 @@ while the page is open so an admin sees the first sync arrive."""
 import functools
 import os
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import current_app, render_template, request
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from models.services import ServiceError
 from models.services import audit
-from models.services.tokens import create_service_token, list_workspace_tokens, revoke_token
+from models.services.tokens import list_workspace_tokens
 
 from . import bp
-from .errors import field_errors
 from .pages import open_workspace, page, require_write
-from .session import console_actor, signed_in
+from .session import signed_in
+from .settings import LIFETIMES, create_workspace_token, token_form
 
 # The IdPs with a guide, in the order the page offers them: (key, name, file under docs/idp/).
 GUIDES = (("entra", "Microsoft Entra ID", "entra.md"), ("okta", "Okta", "okta.md"),
@@ -24,8 +23,6 @@ GUIDES = (("entra", "Microsoft Entra ID", "entra.md"), ("okta", "Okta", "okta.md
           ("google", "Google Workspace", "google.md"))
 GUIDE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "idp")
 EXAMPLE_URL = "https://roster.example.com"
-LIFETIMES = (("365", "1 year"), ("90", "90 days"), ("30", "30 days"), ("", "Never expires"))
-TOKEN_FIELDS = ("label", "expires_in_days")
 IDP_NAMES = dict((key, name) for key, name, _ in GUIDES) | {"pingone": "PingOne", "rippling": "Rippling"}
 _markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
 
@@ -87,24 +84,8 @@ def scim_token_create(ws):
     """Create a `scim` token and show its secret once, on this answer only."""
     workspace, access = open_workspace(ws)
     require_write(workspace, access, "tokens:manage", "token.created", "token")
-    form = {key: request.form.get(key, "").strip()[:100] for key in TOKEN_FIELDS}
-    days = form["expires_in_days"]
-    try:
-        token, raw = create_service_token(workspace, console_actor(), ["scim"], form["label"],
-                                          int(days) if days.isdigit() else None, access=access)
-    except ServiceError as error:
-        if error.status >= 500 or error.status == 403:
-            raise
-        return _setup_page(workspace, access, error.status, form=form,
-                           errors=field_errors(error, TOKEN_FIELDS, "label"))
-    return _setup_page(workspace, access, 201, created={"token": token, "secret": raw}, form=form)
-
-
-@bp.route("/console/w/<ws>/scim/tokens/<token_id>/revoke", methods=["POST"])
-@signed_in
-def scim_token_revoke(ws, token_id):
-    """Revoke a token: the IdP using it is refused from its next request."""
-    workspace, access = open_workspace(ws)
-    require_write(workspace, access, "tokens:manage", "token.revoked", "token", token_id[:64])
-    token = revoke_token(workspace, console_actor(), token_id[:64])
-    return redirect(url_for("console.scim_setup", ws=workspace.slug, revoked=token.label or token.prefix))
+    form = token_form()
+    created, refusal = create_workspace_token(workspace, access, form, ["scim"])
+    if refusal:
+        return _setup_page(workspace, access, refusal[0], form=form, errors=refusal[1])
+    return _setup_page(workspace, access, 201, created=created, form=form)

@@ -37,11 +37,11 @@ def test_create_use_and_revoke_a_scim_token(app, client, workspace_setup, mailbo
     again = client.get(f"/console/w/{ws}/scim").get_data(as_text=True)
     assert secret not in again and 'data-token="okta"' in again  # shown once, listed after
 
-    r = client.post(f"/console/w/{ws}/scim/tokens/{token.id}/revoke", data={"csrf_token": csrf_of(page)})
-    assert r.status_code == 302 and "revoked=okta" in r.headers["Location"]
+    r = client.post(f"/console/w/{ws}/tokens/{token.id}/revoke", data={"back": "scim", "csrf_token": csrf_of(page)})
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/console/w/{ws}/scim?revoked=okta")
     assert scim.get("/scim/v2/Users").status_code == 401
     assert 'data-token="okta"' not in client.get(r.headers["Location"]).get_data(as_text=True)
-    r = client.post(f"/console/w/{ws}/scim/tokens/nope/revoke", data={"csrf_token": csrf_of(page)})
+    r = client.post(f"/console/w/{ws}/tokens/nope/revoke", data={"csrf_token": csrf_of(page)})
     assert r.status_code == 404 and "text/html" in r.content_type
 
 
