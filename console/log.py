@@ -4,6 +4,7 @@ the export as a streamed download, "Verify chain" with its verdict, and the thre
 A person whose roles grant only audit:read lands here (the Overview sends them on) and sees nothing else."""
 
 import datetime
+import math
 
 from flask import Response, request, stream_with_context
 
@@ -11,6 +12,7 @@ from models.services import InvalidError, NotFoundError
 from models.services import audit
 
 from . import bp
+from .members import page_number
 from .pages import open_workspace, page
 from .session import signed_in
 
@@ -149,7 +151,9 @@ def log_report(ws, name):
         errors["environment"] = [f"Choose one of {', '.join(workspace.environments)}."]
     report = None
     if not errors:
-        report = (audit.report_access(workspace, environment) if name == "access"
-                  else audit.REPORTS[name](workspace, since=since, until=until))
+        report = (audit.report_access(workspace, environment, page=page_number(), page_size=PAGE_SIZE)
+                  if name == "access" else audit.REPORTS[name](workspace, since=since, until=until))
+    pages = max(1, math.ceil(report["total"] / PAGE_SIZE)) if report and "total" in report else 1
     return page("console/log_report.html", 400 if errors else 200, section="log", name=name,
-                titles=REPORT_TITLES, report=report, form=form, errors=errors, environment=environment)
+                titles=REPORT_TITLES, report=report, form=form, errors=errors, environment=environment,
+                page_number=page_number(), pages=pages, page_size=PAGE_SIZE)
