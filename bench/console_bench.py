@@ -73,6 +73,7 @@ def fill_events(ws, count, member_ids, batch=5000):
     """Append `count` events over the last 30 days to the workspace's chain; return events/s."""
     from models.db import db, is_postgres, new_id, utcnow
     from models.events import GENESIS_HASH, HASHED_COLUMNS, ProvisioningChain, ProvisioningEvent, event_hash
+    from models.services.audit.chain import count_days
     head = ProvisioningChain.get(ProvisioningChain.workspace_id == ws.id)
     seq, prev = head.last_seq, head.last_hash or GENESIS_HASH
     columns = list(HASHED_COLUMNS) + ["prev_hash", "hash"]
@@ -83,7 +84,7 @@ def fill_events(ws, count, member_ids, batch=5000):
     step = datetime.timedelta(days=30) / max(count, 1)
     started = time.perf_counter()
     for offset in range(0, count, batch):
-        params = []
+        params, rows = [], []
         for i in range(offset, min(offset + batch, count)):
             seq += 1
             operation, target_type = OPERATIONS[i % len(OPERATIONS)]
@@ -101,10 +102,12 @@ def fill_events(ws, count, member_ids, batch=5000):
                    "quirks": ["entra.op_case"] if idp == "entra" else []}
             row["prev_hash"] = prev
             row["hash"] = prev = event_hash(row, prev)
+            rows.append(row)
             params.append([fields[c].db_value(row[c]) if is_postgres() else
                            (json.dumps(row[c]) if c in ("before", "after", "quirks") else row[c]) for c in columns])
         with db.atomic():
             db.cursor().executemany(sql, params)
+            count_days(ws.id, rows)  # what append_events keeps up to date
             ProvisioningChain.update(last_seq=seq, last_hash=prev).where(
                 ProvisioningChain.workspace_id == ws.id).execute()
     return count / max(time.perf_counter() - started, 1e-9)

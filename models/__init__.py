@@ -2,7 +2,8 @@
 
 from .access import Invitation, OneTimeCode, Token
 from .db import BaseModel, db, init_db, upgrade, utcnow
-from .events import ProvisioningChain, ProvisioningCheckpoint, ProvisioningEvent, ProvisioningEventRef
+from .events import (ProvisioningChain, ProvisioningCheckpoint, ProvisioningDaily, ProvisioningEvent,
+                     ProvisioningEventRef)
 from .directory import Group, GroupGrant, GroupMember, Member, MemberRole, Person, Role
 from .sessions import ConsoleSession, SigninCode
 from .sso import SsoConnection, SsoConsumedId, SsoDomain, SsoTestRun
@@ -10,9 +11,9 @@ from .workspace import Workspace
 
 MODELS = [Workspace, Person, Role, Member, MemberRole, Group, GroupMember, GroupGrant, Token, Invitation,
           OneTimeCode, SsoConnection, SsoDomain, SsoTestRun, SsoConsumedId, ProvisioningEvent, ProvisioningChain,
-          ProvisioningEventRef, ProvisioningCheckpoint, SigninCode, ConsoleSession]
+          ProvisioningEventRef, ProvisioningCheckpoint, ProvisioningDaily, SigninCode, ConsoleSession]
 
 __all__ = ["db", "init_db", "upgrade", "utcnow", "BaseModel", "MODELS", "Workspace", "Person", "Role", "Member",
            "MemberRole", "Group", "GroupMember", "GroupGrant", "Token", "Invitation", "OneTimeCode",
            "SsoConnection", "SsoDomain", "SsoTestRun", "SsoConsumedId", "ProvisioningEvent", "ProvisioningChain",
-           "ProvisioningEventRef", "ProvisioningCheckpoint", "SigninCode", "ConsoleSession"]
+           "ProvisioningEventRef", "ProvisioningCheckpoint", "ProvisioningDaily", "SigninCode", "ConsoleSession"]

@@ -9,7 +9,8 @@ from tests.tables import table_names
 # Reading with a token refreshes its last use; that is not a write the request made.
 VOLATILE_COLUMNS = {("token", "last_used_at")}
 # The provisioning log records refused requests too (tests/events prove what it writes); a refusal changes nothing else.
-AUDIT_TABLES = {"provisioning_event", "provisioning_chain", "provisioning_event_ref", "provisioning_checkpoint"}
+AUDIT_TABLES = {"provisioning_event", "provisioning_chain", "provisioning_event_ref", "provisioning_checkpoint",
+                "provisioning_daily"}
 
 
 def make_group(workspace, name, members=(), grants=None):

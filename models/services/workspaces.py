@@ -11,7 +11,8 @@ from peewee import IntegrityError, fn
 from ..access import Invitation, OneTimeCode, Token
 from ..db import db, new_id, utcnow
 from ..directory import Group, GroupGrant, GroupMember, Member, MemberRole, Person, Role
-from ..events import ProvisioningChain, ProvisioningCheckpoint, ProvisioningEvent, ProvisioningEventRef
+from ..events import (ProvisioningChain, ProvisioningCheckpoint, ProvisioningDaily, ProvisioningEvent,
+                      ProvisioningEventRef)
 from ..privileges import SYSTEM_ROLES
 from ..sso import SsoConnection, SsoConsumedId, SsoDomain, SsoTestRun
 from ..workspace import ENVIRONMENTS, SETTINGS, Workspace, default_settings
@@ -38,6 +39,7 @@ WORKSPACE_OWNED_TABLES = (
     (None, ProvisioningEventRef, ProvisioningEventRef.workspace_id),
     (None, ProvisioningCheckpoint, ProvisioningCheckpoint.workspace_id),
     (None, ProvisioningChain, ProvisioningChain.workspace_id),
+    (None, ProvisioningDaily, ProvisioningDaily.workspace_id),
 )
 
 

@@ -7,16 +7,33 @@ from peewee import Case, fn
 from ...db import utcnow
 
 from ...directory import Group, GroupGrant, GroupMember, Member, MemberRole, Role
-from ...events import ProvisioningEvent, ProvisioningEventRef, format_time
+from ...events import ProvisioningDaily, ProvisioningEvent, ProvisioningEventRef, format_time
 from .chain import mentions
 from .query import filtered
 
 E = ProvisioningEvent
+D = ProvisioningDaily
 DEPROVISION_OPS = ("user.deactivated", "user.deleted", "member.removed")
 
 
+def _whole_days(since, until):
+    """Tell whether a range starts and ends at UTC midnights (or is open), so the per-day counts answer it."""
+    return all(t is None or t.time() == datetime.time() for t in (since, until))
+
+
 def report_daily_operations(workspace, since=None, until=None):
-    """Count events per UTC day and operation, split by outcome."""
+    """Count events per UTC day and operation, split by outcome (from the per-day counts for whole days)."""
+    if _whole_days(since, until):
+        query = (D.select(D.day, D.operation, fn.SUM(D.success), fn.SUM(D.failure))
+                 .where(D.workspace_id == workspace.id))
+        if since is not None:
+            query = query.where(D.day >= since.date().isoformat())
+        if until is not None:
+            query = query.where(D.day < until.date().isoformat())
+        rows = query.group_by(D.day, D.operation).order_by(D.day, D.operation).tuples()
+        items = [{"day": d, "operation": op, "total": int(ok) + int(fail), "success": int(ok), "failure": int(fail)}
+                 for d, op, ok, fail in rows if int(ok) + int(fail)]
+        return {"name": "daily-operations", "items": items}
     day = fn.DATE(E.time)
     failed = fn.SUM(Case(None, [(E.status >= 400, 1)], 0))
     rows = (filtered(workspace, since=since, until=until)
@@ -172,18 +189,17 @@ def report_activity(workspace, days=30, today=None):
     today = today or utcnow().date()
     first = today - datetime.timedelta(days=days - 1)
     kind_of = {op: kind for kind, ops in ACTIVITY_KINDS.items() for op in ops}
-    day = fn.DATE(E.time)
-    rows = (filtered(workspace, since=datetime.datetime.combine(first, datetime.time()), outcome="success")
-            .where(E.operation.in_(list(kind_of)))
-            .select(day, E.idp, E.operation, fn.COUNT(E.id)).group_by(day, E.idp, E.operation).tuples())
+    rows = (D.select(D.day, D.idp, D.operation, fn.SUM(D.success))
+            .where(D.workspace_id == workspace.id, D.day >= first.isoformat(), D.operation.in_(list(kind_of)))
+            .group_by(D.day, D.idp, D.operation).tuples())
     labels = [(first + datetime.timedelta(days=i)).isoformat() for i in range(days)]
     index = {label: i for i, label in enumerate(labels)}
     series = {}
     for when, idp, operation, count in rows:
-        position = index.get(str(when)[:10])
-        if position is None:
+        position = index.get(when)
+        if position is None or not int(count):
             continue
-        counts = series.setdefault(idp, {kind: [0] * days for kind in ACTIVITY_KINDS})
+        counts = series.setdefault(idp or None, {kind: [0] * days for kind in ACTIVITY_KINDS})
         counts[kind_of[operation]][position] += int(count)
     return {"days": labels, "series": series}
 
