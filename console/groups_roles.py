@@ -14,7 +14,7 @@ from models.services import roles as roles_svc
 from . import bp
 from .errors import field_errors
 from .members import env_roles_from_form, grantable_roles, page_number
-from .pages import open_workspace, page, require_write
+from .pages import open_target, open_workspace, page, require_write
 from .session import console_actor, signed_in
 
 PAGE_SIZE = 25
@@ -59,9 +59,8 @@ def group(ws, group_id):
 @signed_in
 def group_grants(ws, group_id):
     """Replace the roles the group grants; a refusal comes back beside the form, the choices kept."""
-    workspace, access = open_workspace(ws)
-    target = groups_svc.get_group(workspace, group_id[:64])
-    require_write(workspace, access, "groups:manage", "group.grants_changed", "group", target.id)
+    workspace, access, target = open_target(ws, groups_svc.get_group, group_id, "groups:manage",
+                                            "group.grants_changed", "group")
     wanted = env_roles_from_form(workspace)
     try:
         groups_svc.replace_grants(workspace, console_actor(), target.id, wanted, access=access)
@@ -139,9 +138,7 @@ def role(ws, role_id):
 @signed_in
 def role_update(ws, role_id):
     """Rename, re-describe or change the privileges of a custom role."""
-    workspace, access = open_workspace(ws)
-    target = roles_svc.get_role(workspace, role_id[:64])
-    require_write(workspace, access, "roles:manage", "role.updated", "role", target.id)
+    workspace, access, target = open_target(ws, roles_svc.get_role, role_id, "roles:manage", "role.updated", "role")
     form = _role_form()
     try:
         roles_svc.update_role(workspace, console_actor(), target.id, form, access=access)
@@ -157,9 +154,7 @@ def role_update(ws, role_id):
 @signed_in
 def role_delete(ws, role_id):
     """Delete a custom role nobody holds and no group grants; otherwise show the refusal on the role's page."""
-    workspace, access = open_workspace(ws)
-    target = roles_svc.get_role(workspace, role_id[:64])
-    require_write(workspace, access, "roles:manage", "role.deleted", "role", target.id)
+    workspace, access, target = open_target(ws, roles_svc.get_role, role_id, "roles:manage", "role.deleted", "role")
     try:
         roles_svc.delete_role(workspace, console_actor(), target.id)
     except ServiceError as error:

@@ -15,7 +15,7 @@ from models.services.roles import list_roles
 
 from . import bp
 from .errors import field_errors
-from .pages import open_workspace, page, require_write
+from .pages import open_target, open_workspace, page, require_write
 from .session import console_actor, signed_in
 
 PAGE_SIZE = 25
@@ -116,19 +116,12 @@ def member(ws, member_id):
     return _member_page(workspace, access, svc.get_member(workspace, member_id), notice=notice)
 
 
-def _member_write(ws, member_id, privilege, operation):
-    """Return (workspace, access, member) for a write about a member, refused (and logged) without `privilege`."""
-    workspace, access = open_workspace(ws)
-    target = svc.get_member(workspace, member_id)
-    require_write(workspace, access, privilege, operation, "user", target.id)
-    return workspace, access, target
-
-
 @bp.route("/console/w/<ws>/members/<member_id>/roles", methods=["POST"])
 @signed_in
 def change_roles(ws, member_id):
     """Set the member's role per environment."""
-    workspace, access, target = _member_write(ws, member_id, "members:update", "member.roles_changed")
+    workspace, access, target = open_target(ws, svc.get_member, member_id, "members:update",
+                                           "member.roles_changed", "user")
     try:
         svc.set_roles(workspace, console_actor(), target.id, env_roles_from_form(workspace), access=access)
     except ServiceError as error:
@@ -150,7 +143,7 @@ def remove_page(ws, member_id):
 @signed_in
 def remove(ws, member_id):
     """Remove the member (the person and the provisioning history stay)."""
-    workspace, _, target = _member_write(ws, member_id, "members:remove", "member.removed")
+    workspace, _, target = open_target(ws, svc.get_member, member_id, "members:remove", "member.removed", "user")
     try:
         svc.remove_member(workspace, console_actor(), target.id)
     except ServiceError as error:

@@ -47,3 +47,12 @@ def require_write(workspace, access, privilege, operation, target_type, target_i
     target = audit.target_of(workspace, target_type, target_id)
     audit.record_refusals(workspace, console_actor(), [audit.refusal(operation, target, 403, message)])
     raise PermissionDeniedError(f"{message}: your roles in {workspace.name} do not allow this.")
+
+
+def open_target(ws, load, target_id, privilege, operation, target_type):
+    """Return (workspace, access, target) for a write about one resource: `load(workspace, id)` finds it (an
+    unknown or another workspace's id is a 404 page), and without `privilege` the write is refused and logged."""
+    workspace, access = open_workspace(ws)
+    target = load(workspace, target_id[:64])
+    require_write(workspace, access, privilege, operation, target_type, target.id)
+    return workspace, access, target
