@@ -27,7 +27,7 @@ PATH_PREFIXES = ("/console", "/invitations/")
 
 def init_app(app):
     """Register the console's pages, its error pages and the security headers of every console answer."""
-    from . import members, overview, signin, invitations  # noqa: F401  (their routes register on `bp`)
+    from . import groups_roles, invitations, log, members, overview, scim_setup, settings, signin  # noqa: F401  (their routes register on `bp`)
     app.register_blueprint(bp)
     for prefix in PATH_PREFIXES:
         register_renderer(app, prefix, render_error_page)

@@ -15,7 +15,7 @@ from models.services.roles import list_roles
 
 from . import bp
 from .errors import field_errors
-from .pages import open_workspace, page, require_write
+from .pages import open_target, open_workspace, page, require_write
 from .session import console_actor, signed_in
 
 PAGE_SIZE = 25
@@ -32,7 +32,7 @@ def _filters(workspace):
     return {"email": email, "status": status, "role": role, "environment": environment}
 
 
-def _page_number():
+def page_number():
     value = request.args.get("page", "1")
     return int(value) if value.isdigit() and 0 < int(value) < 10 ** 6 else 1
 
@@ -43,7 +43,7 @@ def members(ws):
     """List the workspace's members."""
     workspace, access = open_workspace(ws, "members:read")
     filters = _filters(workspace)
-    number = _page_number()
+    number = page_number()
     found, total = svc.list_members(workspace, number, PAGE_SIZE, **filters)
     roles, groups = svc.roles_and_groups_of(workspace, [m.id for m in found])
     pages = max(1, math.ceil(total / PAGE_SIZE))
@@ -54,12 +54,12 @@ def members(ws):
                 query={k: v for k, v in filters.items() if v})
 
 
-def _env_roles_from_form(workspace):
+def env_roles_from_form(workspace):
     return [{"environment_type": env, "name": request.form.get(f"role-{env}") or NO_ACCESS}
             for env in workspace.environments]
 
 
-def _grantable_roles(workspace, access):
+def grantable_roles(workspace, access):
     """Return {environment: [role names]} the person may hand out there (NoAccess always)."""
     out = {}
     roles = list_roles(workspace)
@@ -71,7 +71,7 @@ def _grantable_roles(workspace, access):
 
 def _invite_page(workspace, access, status=200, form=None, errors=None):
     return page("console/invite.html", status, section="members", form=form or {}, errors=errors or {},
-                grantable=_grantable_roles(workspace, access))
+                grantable=grantable_roles(workspace, access))
 
 
 @bp.route("/console/w/<ws>/members/invite", methods=["GET"])
@@ -91,7 +91,7 @@ def invite(ws):
     form = {key: request.form.get(key, "")[:320] for key in request.form if key != "csrf_token"}
     try:
         invitation = create_invitation(workspace, console_actor(), form.get("email", ""),
-                                       _env_roles_from_form(workspace), form.get("name", ""), access=access)
+                                       env_roles_from_form(workspace), form.get("name", ""), access=access)
     except ServiceError as error:
         default = "email" if error.status in (409, 429) else "_form"
         return _invite_page(workspace, access, error.status, form, field_errors(error, INVITE_FIELDS, default))
@@ -104,7 +104,7 @@ def _member_page(workspace, access, member, status=200, errors=None, notice=None
     history = member_history(workspace, member.id, limit=50, order="desc")[0] if access.has("audit:read") else None
     return page("console/member.html", status, section="members", member=member, env_roles=current,
                 groups=groups[member.id], privileges=svc.privileges_report(workspace, member), history=history,
-                errors=errors or {}, notice=notice, grantable=_grantable_roles(workspace, access))
+                errors=errors or {}, notice=notice, grantable=grantable_roles(workspace, access))
 
 
 @bp.route("/console/w/<ws>/members/<member_id>", methods=["GET"])
@@ -116,21 +116,14 @@ def member(ws, member_id):
     return _member_page(workspace, access, svc.get_member(workspace, member_id), notice=notice)
 
 
-def _member_write(ws, member_id, privilege, operation):
-    """Return (workspace, access, member) for a write about a member, refused (and logged) without `privilege`."""
-    workspace, access = open_workspace(ws)
-    target = svc.get_member(workspace, member_id)
-    require_write(workspace, access, privilege, operation, "user", target.id)
-    return workspace, access, target
-
-
 @bp.route("/console/w/<ws>/members/<member_id>/roles", methods=["POST"])
 @signed_in
 def change_roles(ws, member_id):
     """Set the member's role per environment."""
-    workspace, access, target = _member_write(ws, member_id, "members:update", "member.roles_changed")
+    workspace, access, target = open_target(ws, svc.get_member, member_id, "members:update",
+                                           "member.roles_changed", "user")
     try:
-        svc.set_roles(workspace, console_actor(), target.id, _env_roles_from_form(workspace), access=access)
+        svc.set_roles(workspace, console_actor(), target.id, env_roles_from_form(workspace), access=access)
     except ServiceError as error:
         if isinstance(error, PermissionDeniedError) or error.status >= 500:
             raise
@@ -150,7 +143,7 @@ def remove_page(ws, member_id):
 @signed_in
 def remove(ws, member_id):
     """Remove the member (the person and the provisioning history stay)."""
-    workspace, _, target = _member_write(ws, member_id, "members:remove", "member.removed")
+    workspace, _, target = open_target(ws, svc.get_member, member_id, "members:remove", "member.removed", "user")
     try:
         svc.remove_member(workspace, console_actor(), target.id)
     except ServiceError as error:

@@ -26,10 +26,16 @@ def open_workspace(ref, privilege=None):
     workspace = find_workspace(ref)
     access = access_for(console_actor(), workspace)
     g.workspace, g.access = workspace, access
-    if privilege is not None and not access.has(privilege):
+    if privilege is not None:
+        require_page(access, privilege)
+    return workspace, access
+
+
+def require_page(access, privilege):
+    """Refuse (403) a page the person's roles in the workspace do not let them see."""
+    if not access.has(privilege):
         raise PermissionDeniedError(f"This page needs the {privilege} privilege, which your roles here do not "
                                     "grant. Ask an admin of the workspace.")
-    return workspace, access
 
 
 def require_write(workspace, access, privilege, operation, target_type, target_id=None):
@@ -41,3 +47,12 @@ def require_write(workspace, access, privilege, operation, target_type, target_i
     target = audit.target_of(workspace, target_type, target_id)
     audit.record_refusals(workspace, console_actor(), [audit.refusal(operation, target, 403, message)])
     raise PermissionDeniedError(f"{message}: your roles in {workspace.name} do not allow this.")
+
+
+def open_target(ws, load, target_id, privilege, operation, target_type):
+    """Return (workspace, access, target) for a write about one resource: `load(workspace, id)` finds it (an
+    unknown or another workspace's id is a 404 page), and without `privilege` the write is refused and logged."""
+    workspace, access = open_workspace(ws)
+    target = load(workspace, target_id[:64])
+    require_write(workspace, access, privilege, operation, target_type, target.id)
+    return workspace, access, target

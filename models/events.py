@@ -170,6 +170,24 @@ class AuthRefusal(BaseModel):
 
 MODELS = [ProvisioningEvent, ProvisioningChain, ProvisioningEventRef, ProvisioningCheckpoint, SignedCheckpoint,
           DeletedWorkspace, AuthRefusal]
+class ProvisioningDaily(BaseModel):
+    """Events per UTC day, IdP ("" for none) and operation, split by outcome: kept up to date in the transaction
+    that appends the events, so the activity chart and the per-day report read days, not events."""
+
+    id = AutoField()
+    workspace_id = CharField(36)
+    day = CharField(10)  # YYYY-MM-DD
+    idp = CharField(100, default="")
+    operation = CharField(64)
+    success = BigIntegerField(default=0)
+    failure = BigIntegerField(default=0)
+
+    class Meta:
+        table_name = "provisioning_daily"
+        indexes = ((("workspace_id", "day", "idp", "operation"), True),)
+
+
+MODELS = [ProvisioningEvent, ProvisioningChain, ProvisioningEventRef, ProvisioningCheckpoint, ProvisioningDaily]
 
 
 def format_time(value):

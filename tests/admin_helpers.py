@@ -10,7 +10,8 @@ from tests.tables import table_names
 VOLATILE_COLUMNS = {("token", "last_used_at"), ("member", "last_active_at")}
 # The provisioning log records refused requests too (tests/events prove what it writes); a refusal changes nothing else.
 AUDIT_TABLES = {"provisioning_event", "provisioning_chain", "provisioning_event_ref", "provisioning_checkpoint",
-                "provisioning_signed_checkpoint", "auth_refusal"}
+                "provisioning_signed_checkpoint", "auth_refusal",
+                "provisioning_daily"}
 
 
 def make_group(workspace, name, members=(), grants=None, source="scim:okta"):

@@ -1,6 +1,6 @@
 """Roles: system roles are fixed; custom roles are privilege sets an admin edits. `env_roles` parsing lives here."""
 
-from peewee import IntegrityError
+from peewee import IntegrityError, fn
 
 from ..db import db, utcnow
 from ..directory import GroupGrant, MemberRole, Role
@@ -26,6 +26,16 @@ def role_by_name(workspace, name):
 def list_roles(workspace):
     """Return the workspace's roles, system roles first."""
     return list(Role.select().where(Role.workspace == workspace.id).order_by(Role.is_system.desc(), Role.name_ci))
+
+
+def role_usage(workspace):
+    """Return {role_id: (members holding it directly, group grants of it)} in two grouped queries."""
+    usage = {}
+    for model, column in ((MemberRole, MemberRole.role), (GroupGrant, GroupGrant.role)):
+        for role_id, count in (model.select(column, fn.COUNT(model.id)).where(model.workspace == workspace.id)
+                               .group_by(column).tuples()):
+            usage.setdefault(role_id, [0, 0])[0 if model is MemberRole else 1] = count
+    return {role_id: tuple(counts) for role_id, counts in usage.items()}
 
 
 def resolve_env_roles(workspace, env_roles, fill_no_access=False):

@@ -152,7 +152,23 @@ def revoke_token(workspace, actor, token_id):
 
 
 def _revoke_token(change, workspace, token_id):
-    token = Token.get_or_none(Token.id == token_id, Token.workspace == workspace.id)
+    return _revoke_found(change, Token.get_or_none(Token.id == token_id, Token.workspace == workspace.id))
+
+
+def list_personal_tokens(person):
+    """Return the person's personal tokens that are not revoked, newest first."""
+    return list(Token.select().where(Token.kind == "personal", Token.person == person.id, Token.revoked_at.is_null())
+                .order_by(Token.created_at.desc()))
+
+
+def revoke_personal_token(actor, person, token_id):
+    """Revoke one of the person's own personal tokens (another person's id is "not found")."""
+    with mutation(None, actor, "token.revoked") as change:
+        return _revoke_found(change, Token.get_or_none(Token.id == token_id, Token.kind == "personal",
+                                                       Token.person == person.id))
+
+
+def _revoke_found(change, token):
     if token is None:
         raise NotFoundError("Token not found")
     if token.revoked_at is None:

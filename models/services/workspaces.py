@@ -11,8 +11,8 @@ from peewee import IntegrityError, fn
 from ..access import Invitation, OneTimeCode, Token
 from ..db import db, new_id, utcnow
 from ..directory import Group, GroupGrant, GroupMember, Member, MemberRole, Person, Role
-from ..events import (AuthRefusal, ProvisioningChain, ProvisioningCheckpoint, ProvisioningEvent, ProvisioningEventRef,
-                      SignedCheckpoint)
+from ..events import (AuthRefusal, ProvisioningChain, ProvisioningCheckpoint, ProvisioningDaily, ProvisioningEvent,
+                      ProvisioningEventRef, SignedCheckpoint)
 from ..privileges import SYSTEM_ROLES
 from ..sso import SsoConnection, SsoConsumedId, SsoDomain, SsoTestRun
 from ..workspace import ENVIRONMENTS, SETTINGS, Workspace, default_settings
@@ -42,6 +42,7 @@ WORKSPACE_OWNED_TABLES = (
     (None, ProvisioningChain, ProvisioningChain.workspace_id),
     (None, SignedCheckpoint, SignedCheckpoint.workspace_id),
     (None, AuthRefusal, AuthRefusal.workspace_id),
+    (None, ProvisioningDaily, ProvisioningDaily.workspace_id),
 )
 
 

@@ -1,6 +1,6 @@
 """The console's main path in headless Chromium: sign in by the emailed code, invite someone, open the mailed
 link, accept, and find the new member listed; a Readonly member sees no write controls. Screenshots of every
-page go to $CONSOLE_SCREENSHOTS (default: the test's temporary folder) to be looked at."""
+page (each also checked with axe-core) go to $CONSOLE_SCREENSHOTS (default: the test's temporary folder) to be looked at."""
 
 import os
 import re
@@ -9,6 +9,8 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from tests.browser.pages import assert_accessible
 
 pytestmark = pytest.mark.browser
 
@@ -19,8 +21,10 @@ def shots(tmp_path):
     os.makedirs(folder, exist_ok=True)
 
     def take(browser, name):
+        """Screenshot the page, and check it with axe-core: no serious or critical violation."""
         browser.set_window_size(1280, 860)
         browser.save_screenshot(os.path.join(folder, f"{name}.png"))
+        assert_accessible(browser, name)
     return take
 
 

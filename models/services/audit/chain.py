@@ -11,8 +11,8 @@ import sqlite3
 from peewee import fn
 
 from ...db import db, is_postgres, new_id, utcnow
-from ...events import (GENESIS_HASH, HASHED_COLUMNS, ProvisioningChain, ProvisioningCheckpoint, ProvisioningEvent,
-                       ProvisioningEventRef, checkpoint_hash, event_hash, format_time)
+from ...events import (GENESIS_HASH, HASHED_COLUMNS, ProvisioningChain, ProvisioningCheckpoint, ProvisioningDaily,
+                       ProvisioningEvent, ProvisioningEventRef, checkpoint_hash, event_hash, format_time)
 from ...workspace import Workspace
 from . import signing
 from .scrub import clip, scrub
@@ -128,7 +128,30 @@ def append_events(workspace_id, records):
     else:
         db.execute_sql(f'UPDATE "provisioning_chain" SET "last_hash" = {db.param} '
                        f'WHERE "workspace_id" = {db.param}', (prev, workspace_id))
+    count_days(workspace_id, rows)
     return rows
+
+
+_DAILY_UPSERT = ('INSERT INTO "provisioning_daily" ("workspace_id", "day", "idp", "operation", "success", "failure") '
+                 'VALUES {values} ON CONFLICT ("workspace_id", "day", "idp", "operation") DO UPDATE SET '
+                 '"success" = "provisioning_daily"."success" + excluded."success", '
+                 '"failure" = "provisioning_daily"."failure" + excluded."failure"')
+
+
+def count_days(workspace_id, rows, sign=1):
+    """Add the events (dicts with time, idp, operation, status) to the per-day counts; sign=-1 takes them off."""
+    counts = {}
+    for row in rows:
+        key = (format_time(row["time"])[:10], row["idp"] or "", row["operation"])
+        ok, failed = counts.get(key, (0, 0))
+        counts[key] = (ok + (row["status"] < 400), failed + (row["status"] >= 400))
+    items = list(counts.items())
+    for start in range(0, len(items), INSERT_CHUNK):
+        chunk = items[start:start + INSERT_CHUNK]
+        values = ", ".join(["(" + ", ".join([db.param] * 6) + ")"] * len(chunk))
+        params = [v for (day, idp, op), (ok, failed) in chunk
+                  for v in (workspace_id, day, idp, op, sign * ok, sign * failed)]
+        db.execute_sql(_DAILY_UPSERT.format(values=values), params)
 
 
 def iter_rows(workspace_id, after_seq=0, upto_seq=None, since=None, until=None, batch=BATCH):
@@ -256,6 +279,18 @@ def verify(workspace):
     return result
 
 
+def _batches(workspace_id, upto_seq):
+    """Yield the (time, idp, operation, status) of events 1..upto_seq in keyset batches."""
+    last = 0
+    while True:
+        rows = list(E.select(E.seq, E.time, E.idp, E.operation, E.status).where(
+            E.workspace_id == workspace_id, E.seq > last, E.seq <= upto_seq).order_by(E.seq).limit(BATCH * 10).dicts())
+        if not rows:
+            return
+        last = rows[-1]["seq"]
+        yield rows
+
+
 def prune(workspace, actor, now=None):
     """Delete events older than `audit.retention_days` (never fewer days than the operator's floor), leaving a
     hashed checkpoint and a signed one of what was removed; return what was done."""
@@ -274,6 +309,10 @@ def prune(workspace, actor, now=None):
                 .order_by(E.seq.desc()).first())
         if last is None:
             return {"pruned": 0, "through_seq": None, "retention_days": days}
+        for rows in _batches(workspace.id, last.seq):
+            count_days(workspace.id, rows, sign=-1)
+        ProvisioningDaily.delete().where(ProvisioningDaily.workspace_id == workspace.id,
+                                         ProvisioningDaily.success == 0, ProvisioningDaily.failure == 0).execute()
         count = E.delete().where(E.workspace_id == workspace.id, E.seq <= last.seq).execute()
         ProvisioningEventRef.delete().where(ProvisioningEventRef.workspace_id == workspace.id,
                                             ProvisioningEventRef.seq <= last.seq).execute()

@@ -191,3 +191,31 @@ def _export_chunks(workspace_id, fmt, after, upto, since, until, batch):
             buffer.truncate()
     if buffer.tell():
         yield buffer.getvalue()
+
+
+def event_at(workspace, seq):
+    """Return the workspace's event number `seq` as a dict, or None (pruned, deleted or never written)."""
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 0 < seq < 2 ** 63:
+        return None
+    row = E.select().where(E.workspace_id == workspace.id, E.seq == seq).dicts().first()
+    return event_to_dict(row) if row is not None else None
+
+
+def recent_idp_events(workspace, window=5000, per_idp=10):
+    """Return {idp: [events, newest first]} of the SCIM traffic among the workspace's last `window` events.
+
+    The window keeps the read bounded on a long log: it walks the (workspace_id, seq) index backwards from the
+    chain head reading two narrow columns, then reads the few whole events it keeps."""
+    head = chain_head(workspace.id)
+    if head is None:
+        return {}
+    kept = {}
+    for seq, idp in (E.select(E.seq, E.idp).where(E.workspace_id == workspace.id, E.seq > head.last_seq - window,
+                                                  E.idp.is_null(False)).order_by(E.seq.desc()).tuples()):
+        found = kept.setdefault(idp, [])
+        if len(found) < per_idp:
+            found.append(seq)
+    seqs = [seq for found in kept.values() for seq in found]
+    rows = {row["seq"]: event_to_dict(row) for row in
+            E.select().where(E.workspace_id == workspace.id, E.seq.in_(seqs)).dicts()} if seqs else {}
+    return {idp: [rows[seq] for seq in found] for idp, found in kept.items()}
