@@ -39,7 +39,7 @@ def groups(ws):
 
 def _group_page(workspace, access, group, status=200, errors=None, notice=None, grants=None):
     number = page_number()
-    members, total = groups_svc.list_group_members(workspace, group, number, PAGE_SIZE)
+    members, total = groups_svc.list_group_members(workspace, group.id, number, PAGE_SIZE)
     return page("console/group.html", status, section="groups", group=group, members=members, total=total,
                 page_number=number, pages=_pages(total), page_size=PAGE_SIZE,
                 grants=grants or groups_svc.grants_of(workspace, group), grantable=grantable_roles(workspace, access),

@@ -98,14 +98,6 @@ def grants_of(workspace, group):
     return grants_by_group(workspace, [group])[group.id]
 
 
-def list_group_members(workspace, group, page=1, page_size=50):
-    """Return (members of the group on the page, total), ordered by userName."""
-    query = (Member.select().join(GroupMember, on=(GroupMember.member == Member.id))
-             .where(GroupMember.workspace == workspace.id, GroupMember.group == group.id,
-                    Member.workspace == workspace.id))
-    return list(query.order_by(Member.user_name_ci, Member.id).paginate(page, page_size)), query.count()
-
-
 def replace_grants(workspace, actor, group_id, env_roles, access=None):
     """Replace the roles the group grants; environments left out grant nothing. Return them per environment."""
     with mutation(workspace, actor, "group.grants_changed") as change:

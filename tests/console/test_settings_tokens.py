@@ -25,14 +25,14 @@ def test_settings_saved_and_bad_values_beside_their_field(app, client, workspace
     page = client.get(f"/console/w/{ws}/settings")
     html = page.get_data(as_text=True)
     assert 'id="s-scim-strict-rfc"' in html and 'id="s-audit-retention-days"' in html and "Default: 72" in html
-    form = {"scim.strict_rfc": "on", "scim.default_idp": "okta", "audit.retention_days": "30",
-            "invitations.expiry_hours": "48", "csrf_token": csrf_of(page)}
+    form = {"scim.strict_rfc": "on", "scim.default_idp": "okta", "audit.retention_days": "400",
+            "invitations.expiry_hours": "48", "scim.rate_limit_per_second": "0", "csrf_token": csrf_of(page)}
     r = client.post(f"/console/w/{ws}/settings", data=form)
     assert r.status_code == 302
     with app.app_context(), db.connection_context():
         settings = Workspace.get_by_id(workspace_setup.workspace.id).settings
-        assert settings["scim.strict_rfc"] is True and settings["audit.retention_days"] == 30
-        assert settings["sso.allow_private_network"] is False and settings["invitations.expiry_hours"] == 48
+        assert settings["scim.strict_rfc"] is True and settings["audit.retention_days"] == 400
+        assert "sso.allow_private_network" not in settings and settings["invitations.expiry_hours"] == 48
         event = E.get(E.operation == "workspace.settings_changed")
         assert event.actor_kind == "console" and event.after["scim.default_idp"] == "okta"
     html = client.get(r.headers["Location"]).get_data(as_text=True)

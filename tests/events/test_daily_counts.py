@@ -26,7 +26,7 @@ def _traffic(setup):
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": email}).status_code == 201
     assert setup.scim_client.post("/scim/v2/Users", json={
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "a@acme.test"}).status_code == 409
-    with connected(), time_machine.travel(utcnow() - datetime.timedelta(days=40), tick=True):
+    with connected(), time_machine.travel(utcnow() - datetime.timedelta(days=400), tick=True):
         for i in range(3):
             with mutation(setup.workspace, factories.CLI) as change:
                 change.record("user.updated", "user", f"old{i}", f"old{i}@acme.test", after={"n": i})
@@ -39,7 +39,7 @@ def test_counts_follow_writes_refusals_and_prunes(setup):
         assert counted == _by_scan(setup.workspace)
         assert any(i["operation"] == "user.created" and i["failure"] == 1 and i["success"] == 2 for i in counted)
         assert len({i["day"] for i in counted}) == 2
-        ws_svc.replace_settings(setup.workspace, factories.CLI, {"audit.retention_days": 30})
+        ws_svc.replace_settings(setup.workspace, factories.CLI, {"audit.retention_days": 365})  # the floor
         workspace = ws_svc.find_workspace("acme")
         assert audit.prune(workspace, factories.CLI)["pruned"] > 0
         counted = audit.report_daily_operations(workspace)["items"]
