@@ -8,6 +8,7 @@ console/static/console.css, and every page is served with a strict Content-Secur
 
 from flask import Blueprint, redirect, request, url_for
 
+from models.errors import NotFoundError
 from web.errors import register_renderer
 
 from .errors import render_error_page
@@ -16,6 +17,14 @@ from .session import security_headers
 
 bp = Blueprint("console", __name__, template_folder="templates", static_folder="static",
                static_url_path="/console/static")
+@bp.before_request
+def _no_nul_in_ids():
+    # No id or slug holds NUL (and PostgreSQL cannot even compare one): nothing by that name exists, as in the
+    # admin API (api/auth.py::workspace_access).
+    if any("\x00" in value for value in (request.view_args or {}).values() if isinstance(value, str)):
+        raise NotFoundError("Not found")
+
+
 bp.before_request(session.load)
 bp.before_request(session.check_csrf)
 bp.after_request(session.store_cookies)

@@ -41,6 +41,7 @@ def _group_page(workspace, access, group, status=200, errors=None, notice=None, 
     number = page_number()
     members, total = groups_svc.list_group_members(workspace, group.id, number, PAGE_SIZE)
     return page("console/group.html", status, section="groups", group=group, members=members, total=total,
+                managed_by=groups_svc.managed_by(group.source),
                 page_number=number, pages=_pages(total), page_size=PAGE_SIZE,
                 grants=grants or groups_svc.grants_of(workspace, group), grantable=grantable_roles(workspace, access),
                 errors=errors or {}, notice=notice)

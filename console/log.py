@@ -33,10 +33,10 @@ def _day(name, errors, end=False):
         return None
     try:
         day = datetime.date.fromisoformat(raw[:10])
-    except ValueError:
+        return datetime.datetime.combine(day + datetime.timedelta(days=1) if end else day, datetime.time())
+    except (ValueError, OverflowError):  # not a date, or the day after 9999-12-31
         errors[name] = ["Use a date like 2026-01-31."]
         return None
-    return datetime.datetime.combine(day + datetime.timedelta(days=1) if end else day, datetime.time())
 
 
 def _range(errors):

@@ -15,7 +15,7 @@ from models.services.roles import list_roles
 
 from . import bp
 from .errors import field_errors
-from .pages import open_target, open_workspace, page, require_write
+from .pages import open_target, open_workspace, page, require_write, whole_number
 from .session import console_actor, signed_in
 
 PAGE_SIZE = 25
@@ -33,8 +33,7 @@ def _filters(workspace):
 
 
 def page_number():
-    value = request.args.get("page", "1")
-    return int(value) if value.isdigit() and 0 < int(value) < 10 ** 6 else 1
+    return whole_number(request.args.get("page")) or 1
 
 
 @bp.route("/console/w/<ws>/members")

@@ -10,6 +10,16 @@ from models.services.workspaces import find_workspace, workspaces_of
 from .session import console_actor
 
 
+def whole_number(text, limit=10 ** 6):
+    """Return `text` as a whole number below `limit`, or None. Only ASCII digits count: "²".isdigit() is true
+    but int("²") raises."""
+    text = (text or "").strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 9:
+        return None
+    value = int(text)
+    return value if value < limit else None
+
+
 def page(template, status=200, **context):
     """Render a page in the console layout."""
     person = g.get("person")

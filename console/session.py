@@ -26,8 +26,11 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
 
 
 def load():
-    """Read the request's cookies: the signed-in session and person, or a pre-session for the sign-in forms."""
+    """Read the request's cookies: the signed-in session and person, or a pre-session for the sign-in forms.
+    A static file (CSS, script) needs neither: it is served without a session look-up."""
     g.console_session, g.person, g.new_pre = None, None, None
+    if request.endpoint == "console.static":
+        return
     found = signin.session_for(request.cookies.get(SESSION_COOKIE))
     if found is not None:
         g.console_session, g.person = found

@@ -12,7 +12,7 @@ from models.workspace import SETTINGS
 
 from . import bp
 from .errors import field_errors
-from .pages import open_workspace, page, require_write
+from .pages import open_workspace, page, require_write, whole_number
 from .session import console_actor, signed_in
 
 LIFETIMES = (("365", "1 year"), ("90", "90 days"), ("30", "30 days"), ("", "Never expires"))
@@ -30,8 +30,7 @@ def token_form():
 
 
 def _days(form):
-    value = form["expires_in_days"]
-    return int(value) if value.isdigit() else None
+    return whole_number(form["expires_in_days"])
 
 
 def create_workspace_token(workspace, access, form, scopes):
@@ -48,6 +47,16 @@ def create_workspace_token(workspace, access, form, scopes):
 
 # Settings ------------------------------------------------------------------------------------------------------
 
+# What a person reads beside each setting; the key stays visible for whoever configures it through the API.
+SETTING_TITLES = {
+    "scim.strict_rfc": "Refuse IdP deviations (strict RFC 7644)",
+    "scim.default_idp": "Default identity provider",
+    "scim.rate_limit_per_second": "SCIM requests per second per token",
+    "audit.retention_days": "Keep provisioning events (days)",
+    "invitations.expiry_hours": "Invitation links expire after (hours)",
+}
+
+
 def _settings_from_form():
     """Read the settings form into typed values; a number that is not one stays text for the service to refuse."""
     out = {}
@@ -56,7 +65,8 @@ def _settings_from_form():
         if kind is bool:
             out[key] = raw == "on"
         elif kind is int:
-            out[key] = int(raw) if raw.strip().isdigit() and len(raw) < 10 else raw[:20]
+            number = whole_number(raw, limit=10 ** 9)
+            out[key] = number if number is not None else raw[:20]
         else:
             out[key] = raw[:300]
     return out
@@ -64,7 +74,8 @@ def _settings_from_form():
 
 def _settings_page(workspace, access, status=200, values=None, errors=None, notice=None):
     values = values if values is not None else {key: workspace.setting(key) for key in SETTINGS}
-    return page("console/settings.html", status, section="settings", settings=SETTINGS, values=values,
+    return page("console/settings.html", status, section="settings", settings=SETTINGS, titles=SETTING_TITLES,
+                values=values,
                 errors=errors or {}, notice=notice, can_update=access.has("workspace:update"))
 
 

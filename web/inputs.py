@@ -43,6 +43,8 @@ def check_request():
             check_url_bytes(request.get_data(cache=True).replace(b"+", b" "), "The form body")
         if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
             _check_strings(request.form.items(multi=True), "the form field")
+            if any("\x00" in value for value in request.form.values()):  # PostgreSQL cannot store or compare NUL
+                raise UntrustedInputError("A form field holds a NUL character")
         elif request.is_json:
             raw = request.get_data(cache=True)
             if raw.strip():
