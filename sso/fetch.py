@@ -86,39 +86,46 @@ def nests_too_deep(value):
     return False
 
 
-def parse_json(data):
+def parse_json(data, allow_constants=False):
     """Parse JSON from an IdP (UTF-8 bytes, BOM allowed, or text) nested at most MAX_JSON_DEPTH deep; raise
     ValueError (models.untrusted does the parsing and bounding for every untrusted JSON Roster reads)."""
     try:
-        return load_json(data, MAX_JSON_DEPTH)
+        return load_json(data, MAX_JSON_DEPTH, allow_constants)
     except UntrustedInputError as exc:
         raise ValueError(f"the JSON nests deeper than {MAX_JSON_DEPTH} levels or is not text: {exc}") from None
+
+
+def embedded_ipv4(ip):
+    """Return the IPv4 address an IPv6 address carries (IPv4-mapped, NAT64, 6to4) and how, or (None, None)."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return ip.ipv4_mapped, "IPv4-mapped"
+        if ip in _NAT64:
+            return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF), "NAT64-embedded"
+        if ip.sixtofour is not None:
+            return ip.sixtofour, "6to4-embedded"
+    return None, None
 
 
 def always_refused(address):
     """Return why an address is refused whatever the operator allows (link-local, cloud metadata), or None."""
     ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    for network in ALWAYS_REFUSED:
-        if ip.version == network.version and ip in network:
-            return "a link-local or cloud metadata address, refused always"
+    inner, _ = embedded_ipv4(ip)
+    for candidate in (ip, inner):
+        for network in ALWAYS_REFUSED:
+            if candidate is not None and candidate.version == network.version and candidate in network:
+                return "a link-local or cloud metadata address, refused always"
     return None
 
 
 def refusal_reason(address):
     """Return why an IP address may not be fetched from, or None when it is public."""
     ip = ipaddress.ip_address(address)
+    inner, how = embedded_ipv4(ip)
+    if inner is not None:
+        reason = refusal_reason(inner)
+        return f"{how} {reason}" if reason else None
     if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            reason = refusal_reason(ip.ipv4_mapped)
-            return f"IPv4-mapped {reason}" if reason else None
-        if ip in _NAT64:
-            reason = refusal_reason(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
-            return f"NAT64-embedded {reason}" if reason else None
-        if ip.sixtofour is not None:
-            reason = refusal_reason(ip.sixtofour)
-            return f"6to4-embedded {reason}" if reason else None
         if ip.teredo is not None:
             return "a Teredo tunnel address"
         if ip.is_site_local:
@@ -149,6 +156,7 @@ def resolve(host, port, timeout=DEFAULT_TIMEOUT):
     try:
         infos = future.result(timeout=max(timeout, 0.001))
     except concurrent.futures.TimeoutError:
+        future.cancel()  # still queued: never runs; already running: getaddrinfo cannot be interrupted
         raise FetchError(f"Resolving {host} took longer than the time limit") from None
     except socket.gaierror as exc:
         raise FetchError(f"Cannot resolve host {host}: {exc.strerror or exc}") from exc
@@ -231,8 +239,35 @@ def _is_loopback(address):
     return ip.is_loopback
 
 
+def split_url(url):
+    """Return urlsplit(url), raising FetchError (not ValueError) for a URL Python cannot split (`https://[zz/`)."""
+    try:
+        parts = urlsplit(url)
+        parts.hostname, parts.port  # noqa: B018  (both parse lazily and raise ValueError)
+    except ValueError as exc:
+        raise FetchError(f"Not a usable URL ({exc}): {url}") from None
+    return parts
+
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def url_problem(url, allow_loopback_http=False):
+    """Return why a URL an admin or an IdP gave is unusable (not http(s), no host, plain http other than to a
+    loopback host when allowed), or None. It never raises: a URL Python cannot even split is a problem too."""
+    try:
+        parts = split_url(url or "")
+    except FetchError:
+        return f"not a usable URL: {url!r}"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"not an https URL: {url!r}"
+    if parts.scheme == "http" and not (allow_loopback_http and parts.hostname.lower() in LOOPBACK_HOSTS):
+        return f"plain http: {url}"
+    return None
+
+
 def _checked_target(url, allow_private_network, require_https, remaining):
-    parts = urlsplit(url)
+    parts = split_url(url)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise FetchError(
@@ -243,10 +278,7 @@ def _checked_target(url, allow_private_network, require_https, remaining):
     host = parts.hostname
     if not host:
         raise FetchError(f"URL has no host: {url}")
-    try:
-        port = parts.port or (443 if scheme == "https" else 80)
-    except ValueError as exc:
-        raise FetchError(f"URL has an invalid port: {url}") from exc
+    port = parts.port or (443 if scheme == "https" else 80)
     addresses = resolve(host, port, remaining)
     for address in addresses:
         reason = always_refused(address) or (None if allow_private_network else refusal_reason(address))
@@ -264,7 +296,7 @@ def _checked_target(url, allow_private_network, require_https, remaining):
 
 
 def _origin(url):
-    parts = urlsplit(url)
+    parts = split_url(url)
     scheme = parts.scheme.lower()
     return scheme, (parts.hostname or "").lower(), parts.port or (443 if scheme == "https" else 80)
 

@@ -1,11 +1,10 @@
 """OpenID provider discovery (OIDC Discovery 1.0) and its JSON Web Key Set, with their checks."""
 
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 
 from ..checks import FAIL, PASS, WARN, Check
-from ..fetch import FetchError, parse_json
+from ..fetch import FetchError, parse_json, url_problem
 
 ALLOWED_ALGORITHMS = (
     "RS256",
@@ -70,6 +69,8 @@ class ProviderMetadata:
             raw=document,
         )
 
+HTTPS_ENDPOINTS = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint")
+
 
 def _body(result):
     if isinstance(result, (bytes, bytearray)):
@@ -94,18 +95,6 @@ def discovery_url(issuer):
     return issuer.rstrip("/") + "/.well-known/openid-configuration"
 
 
-LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
-HTTPS_ENDPOINTS = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint")
-
-
-def endpoint_problem(url, allow_loopback_http=False):
-    """Return why an IdP URL is unusable (not https; http only to loopback when allowed), or None."""
-    parts = urlsplit(url or "")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"not an https URL: {url!r}"
-    if parts.scheme == "http" and not (allow_loopback_http and parts.hostname in LOOPBACK_HOSTS):
-        return f"plain http: {url}"
-    return None
 
 
 def _malformed_fields(document):
@@ -249,7 +238,7 @@ def discover(issuer, fetch, allow_loopback_http=False):
                 "client_secret_basic or client_secret_post",
             )
         )
-    problems = {name: endpoint_problem(document[name], allow_loopback_http)
+    problems = {name: url_problem(document[name], allow_loopback_http)
                 for name in HTTPS_ENDPOINTS if document.get(name) is not None}
     problems = {name: problem for name, problem in problems.items() if problem}
     if problems:

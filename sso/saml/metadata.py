@@ -3,11 +3,11 @@ NameID formats, signature)."""
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from urllib.parse import urlsplit
 
 from saml2 import BINDING_HTTP_REDIRECT
 
 from ..checks import FAIL, INFO, PASS, WARN, Check, unique_ids
+from ..fetch import url_problem
 from .base import (
     _DECLARATION,
     NAMEID_EMAIL,
@@ -276,8 +276,8 @@ def _check_endpoints(meta, stage):
             )
         )
     for binding, location in meta.sso_services:
-        parts = urlsplit(location)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        problem = url_problem(location, allow_loopback_http=True)
+        if problem and not problem.startswith("plain http"):
             checks.append(
                 Check(
                     "saml.metadata.sso_endpoint_url",
@@ -286,7 +286,7 @@ def _check_endpoints(meta, stage):
                     f"SingleSignOnService Location is not an http(s) URL: {location!r}",
                 )
             )
-        elif parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
+        elif problem:
             checks.append(
                 Check(
                     "saml.metadata.sso_endpoint_url",

@@ -8,12 +8,11 @@ public writers (create/update/delete_connection) then open one `mutation` for th
 import dataclasses
 import hashlib
 import re
-from urllib.parse import urlsplit
 
 from models.db import utcnow
 from models.services import ConflictError, InvalidError, NotFoundError, mutation
 from models.sso import CONNECTION_STATUSES, PASSING, PROVIDERS, SsoConnection, SsoConsumedId, SsoTestRun
-from sso.fetch import FetchError
+from sso.fetch import FetchError, url_problem
 from sso.saml import SamlError, parse_metadata
 
 from .domains import claim_domains
@@ -105,17 +104,11 @@ def _check_name(name):
     return name.strip()
 
 
-LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
-
-
 def _check_url(url, field, site):
     """Return the URL if it is https (or http to a loopback host when the operator allows private networks)."""
     if not isinstance(url, str) or len(url) > MAX_URL:
         raise InvalidError(f"Invalid {field}", errors={"config": {field: ["An https URL"]}})
-    parts = urlsplit(url.strip())
-    loopback_http = (parts.scheme == "http" and site.allow_private_network
-                     and (parts.hostname or "").lower() in LOOPBACK_NAMES)
-    if not parts.hostname or not (parts.scheme == "https" or loopback_http):
+    if url_problem(url.strip(), allow_loopback_http=site.allow_private_network):
         raise InvalidError(f"Invalid {field}: https is required", errors={"config": {field: [
             "An https URL (plain http only to a loopback host, when the operator sets "
             "SSO_ALLOW_PRIVATE_NETWORK)"]}})
@@ -350,10 +343,11 @@ def create_connection(workspace, actor, data, site):
 
 def update_connection(workspace, actor, connection_id, data, site):
     """Change a connection of the workspace from a request body: validate and fetch first, then write."""
-    connection = get_connection(workspace, connection_id)
-    prepared = prepare_connection(data, site, existing=connection)
+    prepared = prepare_connection(data, site, existing=get_connection(workspace, connection_id))
     with mutation(workspace, actor, "sso.connection.update") as change:
-        return _update(change, workspace, connection, prepared, site)
+        # Read again inside the transaction: the fetch above may take seconds, and a test finishing meanwhile
+        # writes last_test, which saving the row read before it would put back.
+        return _update(change, workspace, get_connection(workspace, connection_id), prepared, site)
 
 
 def delete_connection(workspace, actor, connection_id):

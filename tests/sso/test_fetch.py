@@ -321,3 +321,15 @@ def test_json_depth_is_bounded(depth, ok):
     else:
         with pytest.raises(ValueError, match="nests deeper"):
             fetch.parse_json(data)
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::a9fe:a9fe", "2002:a9fe:a9fe::1", "::ffff:169.254.169.254"])
+def test_metadata_addresses_inside_ipv6_are_refused_always(address):
+    assert fetch.always_refused(address)
+
+
+@pytest.mark.parametrize("url", ["https://a.example:99999/y", "https://[zz/", "http://[::1"])
+def test_unusable_urls_are_fetch_errors_never_value_errors(url):
+    with pytest.raises(fetch.FetchError):
+        fetch._origin(url)
+    assert fetch.url_problem(url)
