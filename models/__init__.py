@@ -18,4 +18,4 @@ __all__ = ["db", "init_db", "upgrade", "utcnow", "BaseModel", "MODELS", "Workspa
            "MemberRole", "Group", "GroupMember", "GroupGrant", "Token", "Invitation", "OneTimeCode",
            "SsoConnection", "SsoDomain", "SsoTestRun", "SsoConsumedId", "ProvisioningEvent", "ProvisioningChain",
            "ProvisioningEventRef", "ProvisioningCheckpoint", "SigninCode", "ConsoleSession",
-           "SignedCheckpoint", "DeletedWorkspace", "AuthRefusal"]
+           "SignedCheckpoint", "DeletedWorkspace", "AuthRefusal", "ProvisioningDaily"]

@@ -168,8 +168,6 @@ class AuthRefusal(BaseModel):
         indexes = ((("workspace_id", "token_prefix", "minute", "reason"), True),)
 
 
-MODELS = [ProvisioningEvent, ProvisioningChain, ProvisioningEventRef, ProvisioningCheckpoint, SignedCheckpoint,
-          DeletedWorkspace, AuthRefusal]
 class ProvisioningDaily(BaseModel):
     """Events per UTC day, IdP ("" for none) and operation, split by outcome: kept up to date in the transaction
     that appends the events, so the activity chart and the per-day report read days, not events."""
@@ -187,7 +185,6 @@ class ProvisioningDaily(BaseModel):
         indexes = ((("workspace_id", "day", "idp", "operation"), True),)
 
 
-MODELS = [ProvisioningEvent, ProvisioningChain, ProvisioningEventRef, ProvisioningCheckpoint, ProvisioningDaily]
 
 
 def format_time(value):

@@ -73,13 +73,20 @@ def check_json(value, max_depth=MAX_JSON_DEPTH):
                 stack.extend((child, depth + 1) for child in item)
 
 
-def load_json(data, max_depth=MAX_JSON_DEPTH):
+def _refuse_constant(name):
+    # Python reads NaN, Infinity and -Infinity, which JSON (RFC 8259 §6) has no place for and PostgreSQL's json
+    # type refuses: a document holding one is refused where it enters.
+    raise UntrustedInputError(f"The JSON holds {name}, which is not a JSON number")
+
+
+def load_json(data, max_depth=MAX_JSON_DEPTH, allow_constants=False):
     """Parse JSON text or UTF-8 bytes and check it (`check_json`).
 
     Raises ValueError for text that is not JSON (UnicodeDecodeError included) and UntrustedInputError (a
-    ValueError too) for JSON nested too deeply or holding a lone surrogate."""
+    ValueError too) for JSON nested too deeply, holding a lone surrogate or, unless `allow_constants` (a caller
+    that refuses them itself, with its own words), NaN or Infinity."""
     try:
-        value = json.loads(data)
+        value = json.loads(data, parse_constant=None if allow_constants else _refuse_constant)
     except RecursionError:
         raise UntrustedInputError(f"The JSON is nested deeper than {max_depth} levels", "syntax") from None
     check_json(value, max_depth)

@@ -138,7 +138,7 @@ class Connections(MethodView):
 
     @blp.arguments(ConnectionCreateSchema)
     @blp.response(201, ConnectionSchema)
-    @operation("sso.connection.changed", "sso")
+    @operation("sso.connection.changed", "sso_connection")
     def post(self, data, ws):
         """Create an SSO connection (draft); SAML metadata given by URL is fetched now."""
         workspace, _ = workspace_access(ws, "sso:manage")
@@ -155,14 +155,14 @@ class ConnectionItem(MethodView):
 
     @blp.arguments(ConnectionUpdateSchema)
     @blp.response(200, ConnectionSchema)
-    @operation("sso.connection.changed", "sso")
+    @operation("sso.connection.changed", "sso_connection", "connection_id")
     def patch(self, data, ws, connection_id):
         """Change a connection; a new config or domains make it draft again until a test passes."""
         workspace, _ = workspace_access(ws, "sso:manage")
         return connection_out(svc.update_connection(workspace, current_actor(), connection_id, data, site()))
 
     @blp.response(204)
-    @operation("sso.connection.changed", "sso")
+    @operation("sso.connection.changed", "sso_connection", "connection_id")
     def delete(self, ws, connection_id):
         """Delete a connection with its test runs and release its domains."""
         workspace, _ = workspace_access(ws, "sso:manage")
@@ -179,7 +179,7 @@ class ApproveSchema(Schema):
 
 @blp.route("/<ws>/sso/connections/<connection_id>/refresh", methods=["POST"])
 @blp.response(200, ConnectionSchema)
-@operation("sso.certificate.changed", "sso")
+@operation("sso.certificate.changed", "sso_connection", "connection_id")
 def refresh(ws, connection_id):
     """Fetch a metadata_url connection's metadata again; a changed certificate waits for approval."""
     workspace, _ = workspace_access(ws, "sso:manage")
@@ -190,7 +190,7 @@ def refresh(ws, connection_id):
 @blp.route("/<ws>/sso/connections/<connection_id>/certificates/approve", methods=["POST"])
 @blp.arguments(ApproveSchema)
 @blp.response(200, ConnectionSchema)
-@operation("sso.certificate.approved", "sso")
+@operation("sso.certificate.approved", "sso_connection", "connection_id")
 def approve_certificates(data, ws, connection_id):
     """Approve the IdP's changed signing certificate; the former one stays accepted for rotation_days."""
     workspace, _ = workspace_access(ws, "sso:manage")
@@ -200,7 +200,7 @@ def approve_certificates(data, ws, connection_id):
 
 @blp.route("/<ws>/sso/connections/<connection_id>/tests", methods=["POST"])
 @blp.response(201, TestRunSchema)
-@operation("sso.connection.changed", "sso")
+@operation("sso.connection.changed", "sso_connection", "connection_id")
 @limited("sso_test", SSO_TESTS)
 def start_test(ws, connection_id):
     """Start a test sign-in: static checks now, then send the browser to login_url."""

@@ -58,6 +58,7 @@ def test_display_name_time_zone_and_type(world):
     ({"time_zone": "Mars/Olympus"}, 400, "Unknown time zone Mars/Olympus"),
     ({"time_zone": "../../etc/passwd"}, 400, "Unknown time zone ../../etc/passwd"),
     ({"time_zone": " Europe/Paris"}, 400, "Unknown time zone  Europe/Paris"),
+    ({"time_zone": "America"}, 400, "Unknown time zone America"),  # a directory of the zone database
     ({"type": "owner"}, 422, None),
     ({"status": "invited"}, 422, None),
     ({"status": None}, 422, None),

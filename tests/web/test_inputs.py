@@ -124,3 +124,14 @@ def test_deeply_nested_json_is_refused(workspace_setup, client, depth):
              workspace_setup.owner_client.token, content_type="application/json")
     assert "nested" in assert_error(r, 400)["message"]
     assert snapshot() == before
+
+
+def test_json_constants_that_are_not_numbers_are_refused():
+    """NaN and Infinity: Python reads them, JSON has no place for them and PostgreSQL's json type refuses them."""
+    import pytest
+
+    from models.untrusted import UntrustedInputError, load_json
+    for text in ('{"issuer": NaN}', "[Infinity]", "-Infinity"):
+        with pytest.raises(UntrustedInputError):
+            load_json(text)
+    assert load_json('{"n": 1.5e3}') == {"n": 1500.0}

@@ -118,7 +118,7 @@ def _check_time_zone(value):
         if value != value.strip() or not value or len(value) > 64:
             raise ValueError(value)
         zoneinfo.ZoneInfo(value)
-    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+    except (ValueError, OSError, zoneinfo.ZoneInfoNotFoundError):  # "America" is a directory: IsADirectoryError
         raise InvalidError(f"Unknown time zone {value[:64]}",
                            errors={"time_zone": ["An IANA time zone such as Europe/Paris"]}) from None
     return value
