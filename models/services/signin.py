@@ -8,7 +8,6 @@ gets a row and the same answer, and mail goes only to known people.
 """
 
 import datetime
-import hashlib
 import hmac
 import secrets
 
@@ -19,7 +18,7 @@ from ..directory import Person
 from ..sessions import ConsoleSession, SigninCode
 from . import InvalidError, TooManyRequestsError, mail_after_commit, mutation
 from .invitations import check_email
-from .tokens import hash_secret
+from .tokens import hash_code, hash_secret
 from .workspaces import CODE_MAX_ATTEMPTS, CODE_RESEND_INTERVAL
 
 CODE_TTL = datetime.timedelta(minutes=10)
@@ -31,8 +30,7 @@ CODE_EXPIRED = "This code has expired or was replaced by a newer one: ask for a 
 
 
 def _code_hash(email, code):
-    key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, f"signin:{email}:{code}".encode(), hashlib.sha256).hexdigest()
+    return hash_code(f"signin:{email}", code)
 
 
 def signin_url(raw):

@@ -2,7 +2,10 @@
 
 import datetime
 import hashlib
+import hmac
 import secrets
+
+from flask import current_app
 
 from ..access import SCOPES, Token
 from ..directory import Member, Person
@@ -21,6 +24,15 @@ MAX_LIFETIME_DAYS = 3650
 def hash_secret(raw):
     """Return the hex SHA-256 of a secret (tokens carry 256 bits of randomness, so no slow hash is needed)."""
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def hash_code(scope, code):
+    """Return the keyed hash of a short one-time code (6-8 digits) for `scope` (its purpose and owner).
+
+    A plain SHA-256 of a short code falls to brute force from a leaked table; keyed with SECRET_KEY it does not.
+    Tokens are long and random, and keep hash_secret."""
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"{scope}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
 def _new_raw(kind):

@@ -20,7 +20,7 @@ from . import (ConflictError, InvalidError, NotFoundError, PermissionDeniedError
                mail_after_commit, mutation)
 from . import audit
 from .members import add_member, find_owner
-from .tokens import hash_secret, issue_personal_token, issue_service_token
+from .tokens import hash_code, issue_personal_token, issue_service_token
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 NAME_MAX = 200
@@ -319,7 +319,7 @@ def _request_deletion_code(change, workspace, person):
                                             OneTimeCode.id.in_(superseded)).execute()
     code = f"{secrets.randbelow(10 ** 8):08d}"
     otc = OneTimeCode.create(workspace=workspace.id, person=person.id, purpose="workspace.delete",
-                             code_hash=hash_secret(f"{workspace.id}:{code}"), expires_at=now + CODE_TTL)
+                             code_hash=hash_code(f"workspace.delete:{workspace.id}", code), expires_at=now + CODE_TTL)
     change.record("workspace.deletion_code_sent", "workspace", workspace.id, workspace.slug)
 
     def undo(undo_change):
@@ -354,9 +354,11 @@ def check_deletion_code(workspace, person, code):
             raise InvalidError("No valid deletion code: request a new one", errors={"code": ["Expired or unknown"]})
         if otc.attempts >= CODE_MAX_ATTEMPTS:
             raise InvalidError("Too many wrong codes: request a new one", errors={"code": ["Too many attempts"]})
-        ok = hmac.compare_digest(otc.code_hash, hash_secret(f"{workspace.id}:{code.strip()}"))
-        OneTimeCode.update(attempts=OneTimeCode.attempts + 1, used=ok).where(
-            OneTimeCode.workspace == workspace.id, OneTimeCode.id == otc.id).execute()
+        ok = hmac.compare_digest(otc.code_hash, hash_code(f"workspace.delete:{workspace.id}", code.strip()))
+        # Counted and consumed only while unused: of two requests sending the right code at once, one wins.
+        ok = OneTimeCode.update(attempts=OneTimeCode.attempts + 1, used=ok).where(
+            OneTimeCode.workspace == workspace.id, OneTimeCode.id == otc.id,
+            OneTimeCode.used == False).execute() == 1 and ok  # noqa: E712
     if not ok:
         raise InvalidError("Wrong code", errors={"code": ["Does not match"]})
 
